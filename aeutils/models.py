@@ -1,0 +1,603 @@
+"""Autoencoder models: linear, fully connected (MLP) and convolutional.
+
+Every model subclasses :class:`Autoencoder` and follows one contract:
+
+- ``encode(x)`` maps a batch ``(B, *input_shape)`` to codes ``(B, code_size)``;
+- ``decode(z)`` maps codes back to ``(B, *input_shape)``;
+- ``forward(x) == decode(encode(x))``;
+- ``encoder`` and ``decoder`` are plain ``nn.Module`` attributes (so that, for example,
+  ``contractive_penalty(model.encoder, x)`` works);
+- ``code_size``, ``input_shape`` and ``init_kwargs`` describe the model, and
+  ``type(model)(**model.init_kwargs)`` rebuilds an identically shaped model (this is what
+  :mod:`aeutils.checkpoints` relies on).
+
+``init_kwargs`` holds every constructor argument (defaults included) after validation, as plain
+Python types: ``int``, ``bool``, ``str``, ``None`` and tuples of ``int`` (lists given by the caller
+are stored as tuples). Storing the defaults too means a checkpoint still rebuilds the same model if
+a default changes in a later version.
+
+Activations are given by name: ``"relu"``, ``"sigmoid"``, ``"tanh"``, ``"elu"``, ``"gelu"``,
+``"leaky_relu"`` (negative slope 0.01) or ``"identity"``/``None`` (no activation layer at all).
+
+Weight initialisation: all layers keep PyTorch's default initialisation (Kaiming-uniform weights
+with ``a=sqrt(5)`` and uniform biases in ``±1/sqrt(fan_in)``, see ``nn.Linear.reset_parameters``).
+The only parameters that are not an ordinary PyTorch layer's are the biases of a tied decoder
+(:class:`TiedLinear`), which use the same uniform rule with ``fan_in`` = the layer's input width.
+Seed with ``torch.manual_seed`` before construction for reproducible weights.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = [
+    "MODEL_CLASSES",
+    "Autoencoder",
+    "ConvAutoencoder",
+    "LinearAutoencoder",
+    "MLPAutoencoder",
+    "TiedLinear",
+    "count_parameters",
+]
+
+_ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU,
+    "sigmoid": nn.Sigmoid,
+    "tanh": nn.Tanh,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "leaky_relu": nn.LeakyReLU,
+    "identity": nn.Identity,
+}
+_ACTIVATION_CHOICES = ", ".join(repr(name) for name in sorted(_ACTIVATIONS)) + " or None"
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument validation (each helper returns the normalised plain-Python value)
+# ---------------------------------------------------------------------------------------------
+
+
+def _positive_int(value: Any, name: str) -> int:
+    """Return ``value`` as an ``int`` if it is a positive integer (bools are rejected)."""
+    wrong_type = TypeError(
+        f"{name} must be a positive integer; got {value!r} ({type(value).__name__})"
+    )
+    if isinstance(value, bool):
+        raise wrong_type
+    if not isinstance(value, int):
+        # Accept integer-like scalars such as numpy.int64, but not floats or strings.
+        try:
+            value = int(value.__index__())
+        except (AttributeError, TypeError):
+            raise wrong_type from None
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive integer; got {value}")
+    return int(value)
+
+
+def _int_tuple(value: Any, name: str, *, allow_empty: bool) -> tuple[int, ...]:
+    """Return a sequence of positive integers as a tuple of ``int``."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(
+            f"{name} must be a tuple or list of positive integers; "
+            f"got {value!r} ({type(value).__name__})"
+        )
+    if not value and not allow_empty:
+        raise ValueError(f"{name} must contain at least one entry; got {tuple(value)}")
+    return tuple(_positive_int(item, f"{name}[{i}]") for i, item in enumerate(value))
+
+
+def _activation_name(value: Any, name: str) -> str | None:
+    """Check that ``value`` names a known activation (or is None) and return it unchanged."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(
+            f"{name} must be an activation name (str) or None, one of {_ACTIVATION_CHOICES}; "
+            f"got {value!r} ({type(value).__name__})"
+        )
+    if value not in _ACTIVATIONS:
+        raise ValueError(f"{name} must be one of {_ACTIVATION_CHOICES}; got {value!r}")
+    return value
+
+
+def _bool(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False; got {value!r} ({type(value).__name__})")
+    return value
+
+
+def _append_activation(layers: list[nn.Module], name: str | None) -> None:
+    """Append the named activation to ``layers``; "identity"/None appends nothing."""
+    if name is not None and name != "identity":
+        layers.append(_ACTIVATIONS[name]())
+
+
+def _shape_str(shape: Sequence[int]) -> str:
+    return "(B, " + ", ".join(str(s) for s in shape) + ")"
+
+
+# ---------------------------------------------------------------------------------------------
+# Base class
+# ---------------------------------------------------------------------------------------------
+
+
+class Autoencoder(nn.Module):
+    """Base class of all autoencoders in aeutils.
+
+    Subclasses build ``self.encoder`` and ``self.decoder`` (any ``nn.Module``) in their
+    constructor after calling ``super().__init__``; the base class checks input shapes and wires
+    ``encode``, ``decode`` and ``forward``. Subclasses that need more than one module per side
+    may override ``encode``/``decode`` instead (call ``self._check_input``/``self._check_code``).
+
+    Args:
+        input_shape: Shape of one input without the batch dimension, e.g. ``(1, 28, 28)``.
+        code_size: Width of the code (latent vector).
+        init_kwargs: The constructor's keyword arguments as plain Python types, such that
+            ``type(model)(**init_kwargs)`` rebuilds the model.
+
+    Attributes:
+        input_shape: Shape of one input, without the batch dimension.
+        code_size: Width of the code.
+        init_kwargs: Constructor arguments (plain Python types).
+        encoder: Module mapping ``(B, *input_shape)`` to ``(B, code_size)``.
+        decoder: Module mapping ``(B, code_size)`` to ``(B, *input_shape)``.
+    """
+
+    encoder: nn.Module
+    decoder: nn.Module
+
+    def __init__(
+        self, *, input_shape: Sequence[int], code_size: int, init_kwargs: dict[str, Any]
+    ) -> None:
+        super().__init__()
+        self.input_shape: tuple[int, ...] = _int_tuple(
+            input_shape, "input_shape", allow_empty=False
+        )
+        self.code_size: int = _positive_int(code_size, "code_size")
+        self.init_kwargs: dict[str, Any] = dict(init_kwargs)
+
+    def _check_input(self, x: Any, method: str = "encode") -> None:
+        """Raise TypeError/ValueError unless ``x`` is a float tensor of shape (B, *input_shape)."""
+        where = f"{type(self).__name__}.{method}"
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{where} expected x to be a torch.Tensor; got {type(x).__name__}")
+        if not x.is_floating_point():
+            raise TypeError(f"{where} expected a floating-point tensor x; got dtype {x.dtype}")
+        if x.dim() != len(self.input_shape) + 1 or tuple(x.shape[1:]) != self.input_shape:
+            raise ValueError(
+                f"{where} expected x of shape {_shape_str(self.input_shape)}; got {tuple(x.shape)}"
+            )
+
+    def _check_code(self, z: Any) -> None:
+        """Raise TypeError/ValueError unless ``z`` is a float tensor of shape (B, code_size)."""
+        where = f"{type(self).__name__}.decode"
+        if not isinstance(z, Tensor):
+            raise TypeError(f"{where} expected z to be a torch.Tensor; got {type(z).__name__}")
+        if not z.is_floating_point():
+            raise TypeError(f"{where} expected a floating-point tensor z; got dtype {z.dtype}")
+        if z.dim() != 2 or z.shape[1] != self.code_size:
+            raise ValueError(
+                f"{where} expected z of shape {_shape_str((self.code_size,))}; got {tuple(z.shape)}"
+            )
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Map inputs to codes.
+
+        Args:
+            x: Input batch.
+
+        Returns:
+            The codes.
+
+        Raises:
+            TypeError: If ``x`` is not a floating-point tensor.
+            ValueError: If ``x`` is not shaped ``(B, *input_shape)``.
+
+        Shape:
+            x: ``(B, *input_shape)`` -> ``(B, code_size)``.
+        """
+        self._check_input(x, "encode")
+        return self.encoder(x)
+
+    def decode(self, z: Tensor) -> Tensor:
+        """Map codes to reconstructions.
+
+        Args:
+            z: Batch of codes.
+
+        Returns:
+            The reconstructions.
+
+        Raises:
+            TypeError: If ``z`` is not a floating-point tensor.
+            ValueError: If ``z`` is not shaped ``(B, code_size)``.
+
+        Shape:
+            z: ``(B, code_size)`` -> ``(B, *input_shape)``.
+        """
+        self._check_code(z)
+        return self.decoder(z)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Reconstruct ``x``: ``decode(encode(x))``.
+
+        Args:
+            x: Input batch.
+
+        Returns:
+            The reconstructions, shaped like ``x``.
+
+        Raises:
+            TypeError: If ``x`` is not a floating-point tensor.
+            ValueError: If ``x`` is not shaped ``(B, *input_shape)``.
+
+        Shape:
+            x: ``(B, *input_shape)`` -> ``(B, *input_shape)``.
+        """
+        self._check_input(x, "forward")  # so that errors name forward, not encode
+        return self.decode(self.encode(x))
+
+
+# ---------------------------------------------------------------------------------------------
+# Linear autoencoder
+# ---------------------------------------------------------------------------------------------
+
+
+class LinearAutoencoder(Autoencoder):
+    """Linear autoencoder: ``z = W1 x + b1``, ``x_hat = W2 z + b2`` (no activations).
+
+    With the squared error loss its optimum spans the same subspace as PCA's first
+    ``code_size`` components, and its reconstructions have rank at most ``code_size``
+    (``code_size + 1`` with the affine offset ``b2``).
+
+    Args:
+        input_shape: Shape of one input without the batch dimension.
+        code_size: Width of the code.
+        bias: Whether both linear maps have a bias.
+
+    Raises:
+        TypeError: If an argument has the wrong type.
+        ValueError: If ``input_shape`` or ``code_size`` are not positive integers.
+
+    Shape:
+        encode: ``(B, *input_shape)`` -> ``(B, code_size)``; decode: the reverse.
+    """
+
+    def __init__(
+        self, *, input_shape: Sequence[int] = (1, 28, 28), code_size: int = 30, bias: bool = True
+    ) -> None:
+        shape = _int_tuple(input_shape, "input_shape", allow_empty=False)
+        code_size = _positive_int(code_size, "code_size")
+        bias = _bool(bias, "bias")
+        super().__init__(
+            input_shape=shape,
+            code_size=code_size,
+            init_kwargs={"input_shape": shape, "code_size": code_size, "bias": bias},
+        )
+        n_inputs = math.prod(shape)
+        self.encoder = nn.Sequential(
+            nn.Flatten(),  # (B, D)
+            nn.Linear(n_inputs, code_size, bias=bias),  # (B, k)
+        )
+        self.decoder = nn.Sequential(
+            nn.Linear(code_size, n_inputs, bias=bias),  # (B, D)
+            nn.Unflatten(1, shape),  # (B, *input_shape)
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Fully connected autoencoder
+# ---------------------------------------------------------------------------------------------
+
+
+class TiedLinear(nn.Module):
+    """Linear layer that reuses another layer's weight matrix, transposed.
+
+    ``y = x @ source.weight + bias``, i.e. ``F.linear(x, source.weight.T, bias)``. The attribute
+    ``weight`` *is* ``source.weight`` (the same ``nn.Parameter``, same storage), so gradients
+    from both uses accumulate into one parameter and ``model.parameters()`` lists it once. Only
+    the bias is new; it is initialised uniformly in ``±1/sqrt(in_features)``, like ``nn.Linear``.
+
+    Args:
+        source: The layer whose weight is shared, shape ``(out, in)`` of the *source*.
+
+    Shape:
+        ``(B, source.out_features)`` -> ``(B, source.in_features)``.
+    """
+
+    def __init__(self, source: nn.Linear) -> None:
+        super().__init__()
+        if not isinstance(source, nn.Linear):
+            raise TypeError(f"source must be an nn.Linear; got {type(source).__name__}")
+        self.in_features = source.out_features
+        self.out_features = source.in_features
+        self.weight = source.weight  # shared Parameter, shape (in_features, out_features)
+        self.bias = nn.Parameter(torch.empty(self.out_features, dtype=source.weight.dtype))
+        bound = 1.0 / math.sqrt(self.in_features)
+        nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Apply the transposed shared weight. Shape: ``(B, in)`` -> ``(B, out)``."""
+        return F.linear(x, self.weight.t(), self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, tied=True"
+
+
+class MLPAutoencoder(Autoencoder):
+    """Fully connected autoencoder.
+
+    Encoder: ``Flatten -> [Linear -> activation] per hidden size -> Linear -> code_activation``.
+    Decoder: ``[Linear -> activation] per decoder hidden size -> Linear -> output_activation ->
+    Unflatten``. By default the decoder mirrors the encoder (``decoder_hidden_sizes`` =
+    ``reversed(hidden_sizes)``); give ``decoder_hidden_sizes`` for an asymmetric decoder.
+    With ``tied_weights=True`` each decoder layer reuses the transposed weight of the matching
+    encoder layer (:class:`TiedLinear`); only the decoder biases are new parameters. With
+    ``hidden_sizes=()`` the encoder is ``Flatten -> Linear (-> code_activation)``.
+
+    Args:
+        input_shape: Shape of one input without the batch dimension.
+        hidden_sizes: Widths of the encoder's hidden layers, input side first.
+        code_size: Width of the code.
+        activation: Activation name after every hidden layer (encoder and decoder).
+        code_activation: Activation name on the code, e.g. ``"sigmoid"`` for KL-sparse or
+            contractive autoencoders; ``None`` for a linear code.
+        output_activation: Activation name on the reconstruction (``"sigmoid"`` for data in
+            [0, 1]); ``None`` for none.
+        decoder_hidden_sizes: Widths of the decoder's hidden layers, code side first;
+            ``None`` mirrors the encoder.
+        tied_weights: Share the (transposed) encoder weights with the decoder. Requires the
+            mirror decoder.
+
+    Raises:
+        TypeError: If an argument has the wrong type.
+        ValueError: If a size is not a positive integer, an activation name is unknown, or
+            ``tied_weights=True`` with a decoder that is not the mirror of the encoder.
+
+    Shape:
+        encode: ``(B, *input_shape)`` -> ``(B, code_size)``; decode: the reverse.
+    """
+
+    def __init__(
+        self,
+        *,
+        input_shape: Sequence[int] = (1, 28, 28),
+        hidden_sizes: Sequence[int] = (512, 256),
+        code_size: int = 32,
+        activation: str | None = "relu",
+        code_activation: str | None = None,
+        output_activation: str | None = "sigmoid",
+        decoder_hidden_sizes: Sequence[int] | None = None,
+        tied_weights: bool = False,
+    ) -> None:
+        shape = _int_tuple(input_shape, "input_shape", allow_empty=False)
+        hidden = _int_tuple(hidden_sizes, "hidden_sizes", allow_empty=True)
+        code_size = _positive_int(code_size, "code_size")
+        activation = _activation_name(activation, "activation")
+        code_activation = _activation_name(code_activation, "code_activation")
+        output_activation = _activation_name(output_activation, "output_activation")
+        tied_weights = _bool(tied_weights, "tied_weights")
+        mirror = tuple(reversed(hidden))
+        if decoder_hidden_sizes is None:
+            decoder_hidden: tuple[int, ...] | None = None
+        else:
+            decoder_hidden = _int_tuple(
+                decoder_hidden_sizes, "decoder_hidden_sizes", allow_empty=True
+            )
+        if tied_weights and decoder_hidden is not None and decoder_hidden != mirror:
+            raise ValueError(
+                "tied_weights=True requires the mirror decoder: decoder_hidden_sizes must be "
+                f"None or {mirror} (reversed hidden_sizes); got {decoder_hidden}"
+            )
+        super().__init__(
+            input_shape=shape,
+            code_size=code_size,
+            init_kwargs={
+                "input_shape": shape,
+                "hidden_sizes": hidden,
+                "code_size": code_size,
+                "activation": activation,
+                "code_activation": code_activation,
+                "output_activation": output_activation,
+                "decoder_hidden_sizes": decoder_hidden,
+                "tied_weights": tied_weights,
+            },
+        )
+        self.hidden_sizes = hidden
+        self.decoder_hidden_sizes = mirror if decoder_hidden is None else decoder_hidden
+        self.tied_weights = tied_weights
+
+        # Encoder: widths D -> h1 -> ... -> hL -> k.
+        enc_widths = (math.prod(shape), *hidden, code_size)
+        enc_linears = [nn.Linear(a, b) for a, b in itertools.pairwise(enc_widths)]
+        enc_layers: list[nn.Module] = [nn.Flatten()]  # (B, D)
+        for i, linear in enumerate(enc_linears):
+            enc_layers.append(linear)
+            last = i == len(enc_linears) - 1
+            _append_activation(enc_layers, code_activation if last else activation)
+        self.encoder = nn.Sequential(*enc_layers)  # (B, k)
+
+        # Decoder: widths k -> g1 -> ... -> gM -> D.
+        dec_widths = (code_size, *self.decoder_hidden_sizes, math.prod(shape))
+        dec_linears: list[nn.Module]
+        if tied_weights:
+            dec_linears = [TiedLinear(linear) for linear in reversed(enc_linears)]
+        else:
+            dec_linears = [nn.Linear(a, b) for a, b in itertools.pairwise(dec_widths)]
+        dec_layers: list[nn.Module] = []
+        for i, linear in enumerate(dec_linears):
+            dec_layers.append(linear)
+            last = i == len(dec_linears) - 1
+            _append_activation(dec_layers, output_activation if last else activation)
+        dec_layers.append(nn.Unflatten(1, shape))  # (B, *input_shape)
+        self.decoder = nn.Sequential(*dec_layers)
+
+
+# ---------------------------------------------------------------------------------------------
+# Convolutional autoencoder
+# ---------------------------------------------------------------------------------------------
+
+
+def _conv_out(size: int, kernel_size: int, padding: int, stride: int = 2) -> int:
+    """Output length of a Conv2d along one axis (PyTorch's formula, dilation 1)."""
+    return (size + 2 * padding - kernel_size) // stride + 1
+
+
+class ConvAutoencoder(Autoencoder):
+    """Convolutional autoencoder with stride-2 convolutions and a mirrored transposed-conv decoder.
+
+    Encoder: for each entry of ``channels`` a ``Conv2d(kernel_size, stride=2,
+    padding=(kernel_size - 1) // 2)`` followed by ``activation``, each roughly halving the
+    spatial size (``H -> (H + 2p - k) // 2 + 1``), then ``Flatten -> Linear`` to the code (no
+    activation on the code). Decoder: ``Linear -> activation -> Unflatten`` to the last feature
+    map, then one ``ConvTranspose2d(stride=2)`` per encoder convolution in reverse order, with
+    ``output_padding`` chosen per layer so that the output has exactly the input's spatial size
+    (odd sizes such as 7x7 included), ``activation`` between them and ``output_activation`` at
+    the end.
+
+    Args:
+        input_shape: ``(C, H, W)`` of one input, e.g. ``(1, 28, 28)`` or ``(3, 32, 32)``.
+        channels: Output channels of the encoder convolutions, input side first.
+        code_size: Width of the code.
+        activation: Activation name after every (transposed) convolution and the decoder's
+            first linear layer.
+        output_activation: Activation name on the reconstruction; ``None`` for none.
+        kernel_size: Kernel size of all (transposed) convolutions.
+
+    Attributes:
+        feature_shape: ``(channels[-1], h, w)``, shape of the last encoder feature map.
+
+    Raises:
+        TypeError: If an argument has the wrong type.
+        ValueError: If ``input_shape`` is not 3-d, a size is not a positive integer, an
+            activation name is unknown, or the spatial size is smaller than
+            ``2 ** len(channels)`` (too small for that many stride-2 layers).
+
+    Shape:
+        encode: ``(B, C, H, W)`` -> ``(B, code_size)``; decode: the reverse.
+    """
+
+    def __init__(
+        self,
+        *,
+        input_shape: Sequence[int] = (1, 28, 28),
+        channels: Sequence[int] = (32, 64),
+        code_size: int = 32,
+        activation: str | None = "relu",
+        output_activation: str | None = "sigmoid",
+        kernel_size: int = 3,
+    ) -> None:
+        shape = _int_tuple(input_shape, "input_shape", allow_empty=False)
+        if len(shape) != 3:
+            raise ValueError(
+                f"input_shape must be 3-d (C, H, W) for ConvAutoencoder; got {shape} "
+                f"({len(shape)}-d)"
+            )
+        chans = _int_tuple(channels, "channels", allow_empty=False)
+        code_size = _positive_int(code_size, "code_size")
+        activation = _activation_name(activation, "activation")
+        output_activation = _activation_name(output_activation, "output_activation")
+        kernel_size = _positive_int(kernel_size, "kernel_size")
+        in_channels, height, width = shape
+        min_size = 2 ** len(chans)
+        if height < min_size or width < min_size:
+            raise ValueError(
+                f"input_shape spatial size {height}x{width} is too small for {len(chans)} "
+                f"stride-2 conv layers (channels={chans}): need at least {min_size}x{min_size}"
+            )
+        super().__init__(
+            input_shape=shape,
+            code_size=code_size,
+            init_kwargs={
+                "input_shape": shape,
+                "channels": chans,
+                "code_size": code_size,
+                "activation": activation,
+                "output_activation": output_activation,
+                "kernel_size": kernel_size,
+            },
+        )
+        self.channels = chans
+        self.kernel_size = kernel_size
+        padding = (kernel_size - 1) // 2
+
+        # Spatial sizes through the encoder: sizes[0] = input, sizes[i + 1] = after conv i.
+        sizes = [(height, width)]
+        for _ in chans:
+            h, w = sizes[-1]
+            sizes.append((_conv_out(h, kernel_size, padding), _conv_out(w, kernel_size, padding)))
+        self.feature_shape: tuple[int, int, int] = (chans[-1], *sizes[-1])
+        n_features = math.prod(self.feature_shape)
+
+        enc_layers: list[nn.Module] = []
+        for c_in, c_out in itertools.pairwise((in_channels, *chans)):
+            enc_layers.append(
+                nn.Conv2d(c_in, c_out, kernel_size, stride=2, padding=padding)
+            )  # (B, c_out, ~H/2, ~W/2)
+            _append_activation(enc_layers, activation)
+        enc_layers += [
+            nn.Flatten(),  # (B, C_L * h * w)
+            nn.Linear(n_features, code_size),  # (B, k)
+        ]
+        self.encoder = nn.Sequential(*enc_layers)
+
+        dec_layers: list[nn.Module] = [nn.Linear(code_size, n_features)]  # (B, C_L * h * w)
+        _append_activation(dec_layers, activation)
+        dec_layers.append(nn.Unflatten(1, self.feature_shape))  # (B, C_L, h, w)
+        dec_channels = (*reversed(chans), in_channels)
+        for i in range(len(chans)):
+            (h_in, w_in), (h_out, w_out) = sizes[-1 - i], sizes[-2 - i]
+            # ConvTranspose2d output: (n - 1) * 2 - 2p + k + output_padding; pick output_padding
+            # (0 or 1) to land exactly on the size the matching encoder layer started from.
+            base_h = (h_in - 1) * 2 - 2 * padding + kernel_size
+            base_w = (w_in - 1) * 2 - 2 * padding + kernel_size
+            dec_layers.append(
+                nn.ConvTranspose2d(
+                    dec_channels[i],
+                    dec_channels[i + 1],
+                    kernel_size,
+                    stride=2,
+                    padding=padding,
+                    output_padding=(h_out - base_h, w_out - base_w),
+                )
+            )  # (B, c, h_out, w_out)
+            last = i == len(chans) - 1
+            _append_activation(dec_layers, output_activation if last else activation)
+        self.decoder = nn.Sequential(*dec_layers)  # (B, C, H, W)
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry and helpers
+# ---------------------------------------------------------------------------------------------
+
+MODEL_CLASSES: dict[str, type[Autoencoder]] = {
+    "LinearAutoencoder": LinearAutoencoder,
+    "MLPAutoencoder": MLPAutoencoder,
+    "ConvAutoencoder": ConvAutoencoder,
+}
+"""Every concrete autoencoder in this module, by class name (used by load_checkpoint)."""
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Count the scalar parameters of ``model``; a shared (tied) parameter counts once.
+
+    Args:
+        model: Any module.
+
+    Returns:
+        The number of unique parameter entries.
+
+    Raises:
+        TypeError: If ``model`` is not an ``nn.Module``.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module; got {type(model).__name__}")
+    return sum(p.numel() for p in model.parameters())  # parameters() de-duplicates shared ones

@@ -1,0 +1,668 @@
+"""Tests for aeutils.models.
+
+The first half is ONE contract suite run over every class in MODEL_CLASSES (a test below fails if
+a new Autoencoder subclass is added without being registered and configured here). The second half
+checks model-specific facts against independent oracles: hand-computed parameter counts, numpy's
+matrix_rank, PyTorch's convolution output-size formula and the chain rule for shared weights.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import math
+import re
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from aeutils import models
+from aeutils.checkpoints import load_checkpoint, save_checkpoint
+from aeutils.models import (
+    MODEL_CLASSES,
+    Autoencoder,
+    ConvAutoencoder,
+    LinearAutoencoder,
+    MLPAutoencoder,
+    TiedLinear,
+    count_parameters,
+)
+
+# (class, constructor kwargs): a couple of small configurations per registered class.
+CONFIGS: list[tuple[type[Autoencoder], dict[str, Any]]] = [
+    (LinearAutoencoder, {"input_shape": (1, 8, 8), "code_size": 5}),
+    (LinearAutoencoder, {"input_shape": [20], "code_size": 3, "bias": False}),
+    (MLPAutoencoder, {"input_shape": (1, 8, 8), "hidden_sizes": (16, 8), "code_size": 4}),
+    (
+        MLPAutoencoder,
+        {
+            "input_shape": (1, 8, 8),
+            "hidden_sizes": [16, 8],
+            "code_size": 4,
+            "activation": "tanh",
+            "tied_weights": True,
+        },
+    ),
+    (
+        MLPAutoencoder,
+        {
+            "input_shape": (1, 8, 8),
+            "hidden_sizes": (),
+            "code_size": 6,
+            "code_activation": "sigmoid",
+        },
+    ),
+    (
+        MLPAutoencoder,
+        {
+            "input_shape": (3, 4, 4),
+            "hidden_sizes": (16,),
+            "code_size": 4,
+            "activation": "leaky_relu",
+            "code_activation": "sigmoid",
+            "output_activation": None,
+            "decoder_hidden_sizes": (8, 12),
+        },
+    ),
+    (ConvAutoencoder, {"input_shape": (1, 28, 28), "channels": (4, 8), "code_size": 6}),
+    (
+        ConvAutoencoder,
+        {"input_shape": (3, 32, 32), "channels": [4, 8], "code_size": 5, "activation": "elu"},
+    ),
+    (
+        ConvAutoencoder,
+        {
+            "input_shape": (2, 9, 11),
+            "channels": (3,),
+            "code_size": 3,
+            "kernel_size": 4,
+            "activation": "gelu",
+            "output_activation": "identity",
+        },
+    ),
+]
+CONFIG_IDS = [
+    f"{cls.__name__}-{i}-" + ",".join(f"{k}={v}" for k, v in kw.items() if k != "input_shape")
+    for i, (cls, kw) in enumerate(CONFIGS)
+]
+
+
+@pytest.fixture(params=CONFIGS, ids=CONFIG_IDS)
+def model(request: pytest.FixtureRequest) -> Autoencoder:
+    cls, kwargs = request.param
+    torch.manual_seed(0)
+    return cls(**kwargs)
+
+
+def _batch(model: Autoencoder, batch_size: int = 3, seed: int = 1) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.rand(batch_size, *model.input_shape, generator=generator)  # in [0, 1]
+
+
+def _shape_pattern(shape: tuple[int, ...]) -> str:
+    return re.escape("(B, " + ", ".join(str(s) for s in shape) + ")")
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry completeness: a new model cannot skip the contract suite
+# ---------------------------------------------------------------------------------------------
+
+
+def test_model_classes_registers_every_autoencoder_subclass_in_the_module() -> None:
+    defined = {
+        obj
+        for _, obj in inspect.getmembers(models, inspect.isclass)
+        if issubclass(obj, Autoencoder)
+        and obj is not Autoencoder
+        and obj.__module__ == models.__name__
+    }
+    assert defined  # the scan itself must find something
+    assert set(MODEL_CLASSES.values()) == defined
+    assert all(name == cls.__name__ for name, cls in MODEL_CLASSES.items())
+
+
+def test_contract_suite_configures_every_registered_class() -> None:
+    configured = {cls for cls, _ in CONFIGS}
+    assert configured == set(MODEL_CLASSES.values())
+
+
+# ---------------------------------------------------------------------------------------------
+# Contract suite (parametrised over CONFIGS through the `model` fixture)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_encode_and_decode_shapes(model: Autoencoder) -> None:
+    cls_kwargs = model.init_kwargs
+    assert model.code_size == cls_kwargs["code_size"]
+    assert isinstance(model.input_shape, tuple)
+    x = _batch(model)
+    z = model.encode(x)
+    assert z.shape == (3, model.code_size)
+    assert model.decode(z).shape == x.shape
+    assert model.encoder(x).shape == (3, model.code_size)  # encoder attribute alone works too
+    assert model.decoder(z).shape == x.shape
+
+
+def test_forward_equals_decode_of_encode(model: Autoencoder) -> None:
+    x = _batch(model)
+    assert torch.equal(model(x), model.decode(model.encode(x)))
+
+
+def test_gradients_reach_every_parameter(model: Autoencoder) -> None:
+    x = _batch(model, batch_size=4)
+    loss = ((model(x) - x) ** 2).sum()
+    loss.backward()
+    for name, param in model.named_parameters():
+        assert param.grad is not None, f"{name} got no gradient"
+        assert param.grad.abs().sum() > 0, f"{name} got an all-zero gradient"
+
+
+def test_eval_mode_is_deterministic(model: Autoencoder) -> None:
+    model.eval()
+    x = _batch(model)
+    with torch.no_grad():
+        assert torch.equal(model(x), model(x))
+        assert torch.equal(model.encode(x), model.encode(x.clone()))
+
+
+def test_init_kwargs_are_plain_python_types(model: Autoencoder) -> None:
+    def plain(value: Any) -> bool:
+        if isinstance(value, tuple):
+            return all(type(v) is int for v in value)
+        return type(value) in (int, bool, str, type(None))
+
+    assert all(isinstance(k, str) for k in model.init_kwargs)
+    bad = {k: v for k, v in model.init_kwargs.items() if not plain(v)}
+    assert not bad
+    params = inspect.signature(type(model)).parameters
+    assert set(model.init_kwargs) == set(params)  # every argument is recorded, defaults too
+
+
+def test_rebuild_from_init_kwargs_gives_same_architecture(model: Autoencoder) -> None:
+    rebuilt = type(model)(**model.init_kwargs)
+    assert rebuilt.init_kwargs == model.init_kwargs
+    assert [(n, p.shape) for n, p in rebuilt.state_dict().items()] == [
+        (n, p.shape) for n, p in model.state_dict().items()
+    ]
+    assert count_parameters(rebuilt) == count_parameters(model)
+    rebuilt.load_state_dict(model.state_dict())
+    x = _batch(model)
+    assert torch.equal(rebuilt(x), model(x))
+
+
+def test_checkpoint_round_trip_gives_identical_outputs(model: Autoencoder, tmp_path) -> None:
+    path = save_checkpoint(tmp_path / "model.pt", model)
+    loaded = load_checkpoint(path).model
+    assert type(loaded) is type(model)
+    assert loaded.init_kwargs == model.init_kwargs
+    model.eval()
+    x = _batch(model)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))
+        assert torch.equal(loaded.encode(x), model.encode(x))
+
+
+def test_batch_of_one(model: Autoencoder) -> None:
+    x = _batch(model, batch_size=1)
+    assert model.encode(x).shape == (1, model.code_size)
+    assert model(x).shape == x.shape
+
+
+def test_float32_parameters_and_outputs(model: Autoencoder) -> None:
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    x = _batch(model)
+    assert model.encode(x).dtype == torch.float32
+    assert model(x).dtype == torch.float32
+
+
+def test_wrong_input_shape_names_expected_and_got(model: Autoencoder) -> None:
+    x = _batch(model, batch_size=2)
+    flat = x.reshape(2, -1, 1)  # same numbers, wrong shape
+    expected = _shape_pattern(model.input_shape)
+    for method in ("encode", "forward"):
+        with pytest.raises(ValueError, match=rf"{method} expected x of shape {expected}; got"):
+            getattr(model, method)(flat)
+    with pytest.raises(ValueError, match=rf"expected x of shape {expected}; got \({x.shape[1]},"):
+        model(x[0])  # a single example without the batch dimension
+
+
+def test_wrong_code_shape_names_expected_and_got(model: Autoencoder) -> None:
+    z = torch.zeros(2, model.code_size + 1)
+    expected = re.escape(f"(B, {model.code_size})")
+    with pytest.raises(ValueError, match=rf"decode expected z of shape {expected}; got \(2, "):
+        model.decode(z)
+    with pytest.raises(
+        ValueError, match=rf"expected z of shape {expected}; got \({model.code_size},\)"
+    ):
+        model.decode(torch.zeros(model.code_size))
+
+
+def test_wrong_input_types_are_refused(model: Autoencoder) -> None:
+    x = _batch(model)
+    with pytest.raises(TypeError, match=r"expected x to be a torch\.Tensor; got ndarray"):
+        model.encode(x.numpy())
+    with pytest.raises(
+        TypeError, match=r"expected a floating-point tensor x; got dtype torch.uint8"
+    ):
+        model(x.to(torch.uint8))
+    with pytest.raises(
+        TypeError, match=r"expected a floating-point tensor z; got dtype torch\.int64"
+    ):
+        model.decode(torch.zeros(2, model.code_size, dtype=torch.int64))
+    with pytest.raises(TypeError, match=r"expected z to be a torch\.Tensor; got list"):
+        model.decode([[0.0] * model.code_size])
+
+
+@pytest.mark.parametrize("cls", list(MODEL_CLASSES.values()), ids=list(MODEL_CLASSES))
+@pytest.mark.parametrize(
+    ("code_size", "error", "message"),
+    [
+        (0, ValueError, "code_size must be a positive integer; got 0"),
+        (-3, ValueError, "code_size must be a positive integer; got -3"),
+        (2.5, TypeError, r"code_size must be a positive integer; got 2.5 \(float\)"),
+        (True, TypeError, r"code_size must be a positive integer; got True \(bool\)"),
+    ],
+)
+def test_bad_code_size_is_refused(
+    cls: type[Autoencoder], code_size: Any, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        cls(code_size=code_size)
+
+
+@pytest.mark.parametrize("cls", list(MODEL_CLASSES.values()), ids=list(MODEL_CLASSES))
+def test_bad_input_shape_is_refused(cls: type[Autoencoder]) -> None:
+    with pytest.raises(ValueError, match=r"input_shape must contain at least one entry; got \(\)"):
+        cls(input_shape=())
+    with pytest.raises(ValueError, match=r"input_shape\[1\] must be a positive integer; got 0"):
+        cls(input_shape=(1, 0, 28))
+    with pytest.raises(TypeError, match="input_shape must be a tuple or list of positive integers"):
+        cls(input_shape="1x28x28")
+
+
+def test_numpy_integers_are_stored_as_plain_ints() -> None:
+    model = MLPAutoencoder(
+        input_shape=np.array([1, 8, 8]).tolist(),
+        hidden_sizes=(np.int64(16),),
+        code_size=np.int32(4),
+    )
+    assert model.init_kwargs["hidden_sizes"] == (16,)
+    assert type(model.init_kwargs["hidden_sizes"][0]) is int
+    assert type(model.init_kwargs["code_size"]) is int
+    assert model.init_kwargs["input_shape"] == (1, 8, 8)
+
+
+# ---------------------------------------------------------------------------------------------
+# Activations and other argument validation
+# ---------------------------------------------------------------------------------------------
+
+VALID_NAMES = "'elu', 'gelu', 'identity', 'leaky_relu', 'relu', 'sigmoid', 'tanh' or None"
+
+
+@pytest.mark.parametrize(
+    ("cls", "argument"),
+    [
+        (MLPAutoencoder, "activation"),
+        (MLPAutoencoder, "code_activation"),
+        (MLPAutoencoder, "output_activation"),
+        (ConvAutoencoder, "activation"),
+        (ConvAutoencoder, "output_activation"),
+    ],
+)
+def test_unknown_activation_lists_the_valid_names(cls: type[Autoencoder], argument: str) -> None:
+    message = re.escape(f"{argument} must be one of {VALID_NAMES}; got 'swish'")
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        cls(**{argument: "swish"})
+    with pytest.raises(TypeError, match=rf"{argument} must be an activation name \(str\) or None"):
+        cls(**{argument: nn.ReLU()})
+
+
+@pytest.mark.parametrize(
+    ("name", "module_type"),
+    [
+        ("relu", nn.ReLU),
+        ("sigmoid", nn.Sigmoid),
+        ("tanh", nn.Tanh),
+        ("elu", nn.ELU),
+        ("gelu", nn.GELU),
+        ("leaky_relu", nn.LeakyReLU),
+    ],
+)
+def test_activation_names_build_the_matching_module(name: str, module_type: type) -> None:
+    model = MLPAutoencoder(input_shape=(4,), hidden_sizes=(3,), code_size=2, activation=name)
+    assert [type(m) for m in model.encoder] == [nn.Flatten, nn.Linear, module_type, nn.Linear]
+
+
+@pytest.mark.parametrize("none_like", [None, "identity"])
+def test_identity_or_none_adds_no_layer(none_like: str | None) -> None:
+    torch.manual_seed(0)
+    model = MLPAutoencoder(
+        input_shape=(4,), hidden_sizes=(3,), code_size=2, output_activation=none_like
+    )
+    assert [type(m) for m in model.decoder] == [nn.Linear, nn.ReLU, nn.Linear, nn.Unflatten]
+    torch.manual_seed(0)
+    x = torch.randn(5, 4)
+    assert (model(x) < 0).any()  # no squashing into [0, 1]
+
+
+def test_other_argument_errors() -> None:
+    with pytest.raises(TypeError, match=r"bias must be True or False; got 'yes' \(str\)"):
+        LinearAutoencoder(bias="yes")
+    with pytest.raises(TypeError, match=r"tied_weights must be True or False; got 1 \(int\)"):
+        MLPAutoencoder(tied_weights=1)
+    with pytest.raises(ValueError, match=r"hidden_sizes\[1\] must be a positive integer; got 0"):
+        MLPAutoencoder(hidden_sizes=(16, 0))
+    with pytest.raises(
+        TypeError, match="hidden_sizes must be a tuple or list of positive integers"
+    ):
+        MLPAutoencoder(hidden_sizes=16)
+    with pytest.raises(ValueError, match=r"decoder_hidden_sizes\[0\] must be a positive integer"):
+        MLPAutoencoder(decoder_hidden_sizes=(-1,))
+    with pytest.raises(ValueError, match=r"channels must contain at least one entry; got \(\)"):
+        ConvAutoencoder(channels=())
+    with pytest.raises(ValueError, match="kernel_size must be a positive integer; got 0"):
+        ConvAutoencoder(kernel_size=0)
+
+
+def test_tied_weights_require_the_mirror_decoder() -> None:
+    message = re.escape(
+        "tied_weights=True requires the mirror decoder: decoder_hidden_sizes must be None or "
+        "(8, 16) (reversed hidden_sizes); got (16, 8)"
+    )
+    with pytest.raises(ValueError, match=message):
+        MLPAutoencoder(hidden_sizes=(16, 8), decoder_hidden_sizes=(16, 8), tied_weights=True)
+    # Spelling out the mirror is allowed and builds the same model as leaving it None.
+    explicit = MLPAutoencoder(hidden_sizes=(16, 8), decoder_hidden_sizes=[8, 16], tied_weights=True)
+    implicit = MLPAutoencoder(hidden_sizes=(16, 8), tied_weights=True)
+    assert explicit.init_kwargs["decoder_hidden_sizes"] == (8, 16)
+    assert count_parameters(explicit) == count_parameters(implicit)
+
+
+def test_conv_input_shape_must_be_three_dimensional() -> None:
+    message = re.escape("input_shape must be 3-d (C, H, W) for ConvAutoencoder; got (28, 28) (2-d)")
+    with pytest.raises(ValueError, match=message):
+        ConvAutoencoder(input_shape=(28, 28))
+    with pytest.raises(ValueError, match=r"must be 3-d \(C, H, W\).*got \(784,\) \(1-d\)"):
+        ConvAutoencoder(input_shape=(784,))
+
+
+def test_conv_spatial_size_must_fit_the_stride_2_layers() -> None:
+    message = re.escape(
+        "input_shape spatial size 7x8 is too small for 3 stride-2 conv layers "
+        "(channels=(2, 2, 2)): need at least 8x8"
+    )
+    with pytest.raises(ValueError, match=message):
+        ConvAutoencoder(input_shape=(1, 7, 8), channels=(2, 2, 2))
+    with pytest.raises(ValueError, match="need at least 16x16"):
+        ConvAutoencoder(input_shape=(1, 28, 8), channels=(2, 2, 2, 2))
+    # Exactly 2 ** n_layers still works and ends in a 1x1 feature map.
+    model = ConvAutoencoder(input_shape=(1, 8, 8), channels=(2, 2, 2), code_size=2)
+    assert model.feature_shape == (2, 1, 1)
+    assert model(torch.rand(2, 1, 8, 8)).shape == (2, 1, 8, 8)
+
+
+def test_count_parameters() -> None:
+    assert count_parameters(nn.Linear(3, 2)) == 3 * 2 + 2
+    with pytest.raises(TypeError, match=r"model must be an nn\.Module; got dict"):
+        count_parameters({})
+
+
+# ---------------------------------------------------------------------------------------------
+# Linear autoencoder
+# ---------------------------------------------------------------------------------------------
+
+
+def test_linear_autoencoder_parameter_count_closed_form() -> None:
+    d, k = 784, 30
+    assert count_parameters(LinearAutoencoder()) == d * k + k + k * d + d
+    assert count_parameters(LinearAutoencoder(bias=False)) == 2 * d * k
+
+
+@pytest.mark.parametrize("k", [1, 5])
+def test_linear_autoencoder_reconstructions_have_rank_k(k: int) -> None:
+    torch.manual_seed(0)
+    x = torch.rand(20, 1, 8, 8)
+    assert np.linalg.matrix_rank(x.reshape(20, -1).numpy()) == 20  # the data itself is full rank
+
+    no_bias = LinearAutoencoder(input_shape=(1, 8, 8), code_size=k, bias=False)
+    with torch.no_grad():
+        x_hat = no_bias(x).reshape(20, -1).numpy()
+    assert np.linalg.matrix_rank(x_hat) == k
+
+    # With biases the reconstructions lie in an affine k-dimensional subspace:
+    # x_hat - decode(0) has rank k, x_hat itself rank k + 1.
+    affine = LinearAutoencoder(input_shape=(1, 8, 8), code_size=k, bias=True)
+    with torch.no_grad():
+        x_hat = affine(x).reshape(20, -1).numpy()
+        offset = affine.decode(torch.zeros(1, k)).reshape(1, -1).numpy()
+    assert np.linalg.matrix_rank(x_hat - offset) == k
+    assert np.linalg.matrix_rank(x_hat) == k + 1
+
+
+# ---------------------------------------------------------------------------------------------
+# MLP autoencoder
+# ---------------------------------------------------------------------------------------------
+
+
+def test_mlp_parameter_count_for_784_512_256_32_mirror() -> None:
+    # Computed by hand: weights + biases of 784->512->256->32 and 32->256->512->784.
+    encoder = (784 * 512 + 512) + (512 * 256 + 256) + (256 * 32 + 32)  # 541_472
+    decoder = (32 * 256 + 256) + (256 * 512 + 512) + (512 * 784 + 784)  # 542_224
+    assert encoder + decoder == 1_083_696
+    model = MLPAutoencoder(input_shape=(1, 28, 28), hidden_sizes=(512, 256), code_size=32)
+    assert count_parameters(model) == 1_083_696
+    assert count_parameters(model.encoder) == 541_472
+    assert count_parameters(MLPAutoencoder()) == 1_083_696  # the defaults are this model
+
+
+def test_mlp_asymmetric_decoder_widths_and_parameter_count() -> None:
+    model = MLPAutoencoder(
+        input_shape=(1, 28, 28), hidden_sizes=(128, 64), code_size=10, decoder_hidden_sizes=(32,)
+    )
+    dec_widths = [
+        (m.in_features, m.out_features) for m in model.decoder if isinstance(m, nn.Linear)
+    ]
+    assert dec_widths == [(10, 32), (32, 784)]
+    by_hand = (
+        (784 * 128 + 128) + (128 * 64 + 64) + (64 * 10 + 10) + (10 * 32 + 32) + (32 * 784 + 784)
+    )
+    assert count_parameters(model) == by_hand
+
+
+def test_mlp_without_hidden_layers_is_linear_then_code_activation() -> None:
+    # The structure contractive_penalty(method="sigmoid") relies on.
+    model = MLPAutoencoder(
+        input_shape=(1, 8, 8), hidden_sizes=(), code_size=5, code_activation="sigmoid"
+    )
+    assert [type(m) for m in model.encoder] == [nn.Flatten, nn.Linear, nn.Sigmoid]
+    x = torch.rand(3, 1, 8, 8)
+    linear = model.encoder[1]
+    by_hand = 1 / (
+        1
+        + np.exp(
+            -(
+                x.reshape(3, -1).numpy() @ linear.weight.detach().numpy().T
+                + linear.bias.detach().numpy()
+            )
+        )
+    )
+    np.testing.assert_allclose(model.encode(x).detach().numpy(), by_hand, rtol=1e-5, atol=1e-6)
+
+
+def _tied_pairs(model: MLPAutoencoder) -> list[tuple[nn.Linear, TiedLinear]]:
+    enc = [m for m in model.encoder if isinstance(m, nn.Linear)]
+    dec = [m for m in model.decoder if isinstance(m, TiedLinear)]
+    assert len(enc) == len(dec)
+    return list(zip(enc, reversed(dec), strict=True))
+
+
+def test_tied_weights_share_storage_and_are_used_transposed() -> None:
+    torch.manual_seed(0)
+    model = MLPAutoencoder(
+        input_shape=(1, 8, 8), hidden_sizes=(16, 8), code_size=4, tied_weights=True
+    )
+    pairs = _tied_pairs(model)
+    assert len(pairs) == 3
+    for enc, dec in pairs:
+        assert dec.weight is enc.weight
+        assert dec.weight.data_ptr() == enc.weight.data_ptr()
+        h = torch.randn(2, enc.out_features)
+        by_hand = h.numpy() @ enc.weight.detach().numpy() + dec.bias.detach().numpy()
+        np.testing.assert_allclose(dec(h).detach().numpy(), by_hand, rtol=1e-5, atol=1e-6)
+
+    # Editing the encoder weight in place changes the decoder too (one storage, not a copy).
+    enc, dec = pairs[0]
+    h = torch.randn(2, enc.out_features)
+    with torch.no_grad():
+        enc.weight.mul_(2.0)
+        by_hand = h.numpy() @ enc.weight.numpy() + dec.bias.numpy()
+        np.testing.assert_allclose(dec(h).numpy(), by_hand, rtol=1e-5, atol=1e-6)
+
+
+def test_tied_linear_refuses_other_layers_and_says_tied_in_its_repr() -> None:
+    with pytest.raises(TypeError, match=r"source must be an nn\.Linear; got Conv2d"):
+        TiedLinear(nn.Conv2d(1, 1, 3))
+    assert (
+        repr(TiedLinear(nn.Linear(5, 3))) == "TiedLinear(in_features=3, out_features=5, tied=True)"
+    )
+
+
+def test_tied_parameter_count_is_smaller_by_the_encoder_weights() -> None:
+    untied = MLPAutoencoder(hidden_sizes=(512, 256), code_size=32)
+    tied = MLPAutoencoder(hidden_sizes=(512, 256), code_size=32, tied_weights=True)
+    saved = 784 * 512 + 512 * 256 + 256 * 32  # the decoder weight matrices: 540_672
+    assert count_parameters(untied) - count_parameters(tied) == saved
+    assert count_parameters(tied) == 1_083_696 - 540_672
+    # parameters() lists each shared matrix once.
+    assert len(list(tied.parameters())) == len(list(untied.parameters())) - 3
+
+
+def test_tied_gradient_is_the_sum_of_both_uses() -> None:
+    # Chain rule oracle: an untied copy whose decoder weights equal the transposed encoder
+    # weights computes the same function; the tied gradient must be grad_enc + grad_dec^T.
+    torch.manual_seed(0)
+    kwargs = {"input_shape": (1, 8, 8), "hidden_sizes": (16, 8), "code_size": 4}
+    tied = MLPAutoencoder(**kwargs, tied_weights=True)
+    untied = MLPAutoencoder(**kwargs)
+    untied_dec = [m for m in untied.decoder if isinstance(m, nn.Linear)]
+    with torch.no_grad():
+        for (enc, dec), u_enc, u_dec in zip(
+            _tied_pairs(tied),
+            [m for m in untied.encoder if isinstance(m, nn.Linear)],
+            reversed(untied_dec),
+            strict=True,
+        ):
+            u_enc.weight.copy_(enc.weight)
+            u_enc.bias.copy_(enc.bias)
+            u_dec.weight.copy_(enc.weight.T)
+            u_dec.bias.copy_(dec.bias)
+    x = torch.rand(4, 1, 8, 8)
+    torch.testing.assert_close(tied(x), untied(x))
+    ((tied(x) - x) ** 2).sum().backward()
+    ((untied(x) - x) ** 2).sum().backward()
+    for (enc, _), u_enc, u_dec in zip(
+        _tied_pairs(tied),
+        [m for m in untied.encoder if isinstance(m, nn.Linear)],
+        reversed(untied_dec),
+        strict=True,
+    ):
+        torch.testing.assert_close(enc.weight.grad, u_enc.weight.grad + u_dec.weight.grad.T)
+
+
+def test_tying_survives_deepcopy_and_checkpoints(tmp_path) -> None:
+    model = MLPAutoencoder(
+        input_shape=(1, 8, 8), hidden_sizes=(16,), code_size=4, tied_weights=True
+    )
+    for clone in (
+        copy.deepcopy(model),
+        load_checkpoint(save_checkpoint(tmp_path / "t.pt", model)).model,
+    ):
+        for enc, dec in _tied_pairs(clone):
+            assert dec.weight is enc.weight
+        assert count_parameters(clone) == count_parameters(model)
+
+
+# ---------------------------------------------------------------------------------------------
+# Convolutional autoencoder
+# ---------------------------------------------------------------------------------------------
+
+
+def _conv_size_by_formula(size: int, kernel_size: int, n_layers: int) -> list[int]:
+    """PyTorch's Conv2d output size, floor((n + 2p - k) / s) + 1, with the documented p, s."""
+    padding, stride = (kernel_size - 1) // 2, 2
+    sizes = [size]
+    for _ in range(n_layers):
+        sizes.append(math.floor((sizes[-1] + 2 * padding - kernel_size) / stride) + 1)
+    return sizes
+
+
+@pytest.mark.parametrize(
+    ("input_shape", "channels", "kernel_size", "expected_hw"),
+    [
+        ((1, 28, 28), (4, 8), 3, [28, 14, 7]),
+        ((3, 32, 32), (4, 8), 3, [32, 16, 8]),
+        ((1, 64, 64), (2, 4, 8), 3, [64, 32, 16, 8]),
+        ((1, 28, 28), (4, 8), 5, [28, 14, 7]),
+        ((1, 28, 28), (4, 8), 4, [28, 14, 7]),
+        ((1, 15, 15), (2, 2), 3, [15, 8, 4]),
+        ((1, 15, 15), (2, 2), 2, [15, 7, 3]),
+    ],
+)
+def test_conv_encoder_feature_sizes_follow_the_formula(
+    input_shape: tuple[int, int, int],
+    channels: tuple[int, ...],
+    kernel_size: int,
+    expected_hw: list[int],
+) -> None:
+    assert _conv_size_by_formula(input_shape[1], kernel_size, len(channels)) == expected_hw
+    model = ConvAutoencoder(
+        input_shape=input_shape, channels=channels, code_size=3, kernel_size=kernel_size
+    )
+    assert model.feature_shape == (channels[-1], expected_hw[-1], expected_hw[-1])
+    # Run the convolutions and check each layer's output against the formula.
+    h = torch.rand(2, *input_shape)
+    convs = [m for m in model.encoder if isinstance(m, nn.Conv2d)]
+    assert len(convs) == len(channels)
+    for conv, c_out, size in zip(convs, channels, expected_hw[1:], strict=True):
+        h = conv(h)
+        assert h.shape == (2, c_out, size, size)
+
+
+@pytest.mark.parametrize("size", [28, 32, 64])
+@pytest.mark.parametrize("in_channels", [1, 3])
+def test_conv_output_has_exactly_the_input_size(size: int, in_channels: int) -> None:
+    model = ConvAutoencoder(input_shape=(in_channels, size, size), channels=(2, 4), code_size=3)
+    x = torch.rand(2, in_channels, size, size)
+    assert model(x).shape == x.shape
+    out = model(x)
+    assert ((out >= 0) & (out <= 1)).all()  # default sigmoid output
+
+
+@pytest.mark.parametrize("shape", [(1, 7, 7), (2, 9, 12), (1, 13, 10)])
+@pytest.mark.parametrize("kernel_size", [1, 2, 3, 4, 5])
+def test_conv_output_size_for_odd_and_rectangular_inputs(
+    shape: tuple[int, int, int], kernel_size: int
+) -> None:
+    model = ConvAutoencoder(
+        input_shape=shape, channels=(2, 2), code_size=2, kernel_size=kernel_size
+    )
+    x = torch.rand(1, *shape)
+    assert model(x).shape == x.shape
+
+
+def test_conv_parameter_count_closed_form() -> None:
+    # Default model, by hand: conv 1->32 and 32->64 (3x3), linear 64*7*7 -> 32 and back,
+    # transposed conv 64->32 and 32->1 (3x3); weights + biases.
+    by_hand = (
+        (1 * 32 * 9 + 32)
+        + (32 * 64 * 9 + 64)
+        + (64 * 7 * 7 * 32 + 32)
+        + (32 * 64 * 7 * 7 + 64 * 7 * 7)
+        + (64 * 32 * 9 + 32)
+        + (32 * 1 * 9 + 1)
+    )
+    assert by_hand == 241_441
+    assert count_parameters(ConvAutoencoder()) == by_hand
