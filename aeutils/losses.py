@@ -1,0 +1,529 @@
+"""Reconstruction losses, code penalties and ready-made training objectives.
+
+Reduction convention used everywhere in this module: **sum** over pixels (or code units) of one
+sample, then **mean** over the batch. A loss value is therefore "per image", and does not change
+when the batch size changes, but it grows with the image size. This differs from the default of
+``torch.nn.functional.mse_loss`` (``reduction="mean"``, which also averages over pixels): for
+images with ``P`` pixels, ``mse_loss(x_hat, x) == P * F.mse_loss(x_hat, x)``.
+
+Objectives are factories returning ``loss_fn(model, x) -> dict[str, Tensor]``. The dictionary always
+holds ``"loss"`` (the scalar to minimise) and ``"recon"`` (the reconstruction term); regularised
+objectives also hold ``"penalty"``, the *unweighted* penalty, so that
+``loss == recon + weight * penalty``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from numbers import Real
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.func import jacfwd, jacrev, vmap
+
+LossFn = Callable[[nn.Module, Tensor], dict[str, Tensor]]
+"""Signature of an objective: ``loss_fn(model, x) -> {"loss": ..., "recon": ..., ...}``."""
+
+RECONSTRUCTION_KINDS: tuple[str, ...] = ("mse", "bce")
+CONTRACTIVE_METHODS: tuple[str, ...] = ("exact", "sigmoid", "projection")
+
+_KL_EPS = 1e-6  # rho_hat is clamped to [eps, 1 - eps] so that the KL stays finite
+
+
+# --------------------------------------------------------------------------------------------
+# Argument checks
+# --------------------------------------------------------------------------------------------
+
+
+def _check_tensor(value: object, name: str) -> Tensor:
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    if value.ndim < 1 or value.numel() == 0:
+        raise ValueError(
+            f"{name} must be a non-empty tensor with a leading batch dimension, "
+            f"got shape {tuple(value.shape)}"
+        )
+    return value
+
+
+def _check_pair(x_hat: object, x: object) -> tuple[Tensor, Tensor]:
+    x_hat = _check_tensor(x_hat, "x_hat")
+    x = _check_tensor(x, "x")
+    if x_hat.shape != x.shape:
+        raise ValueError(
+            f"x_hat and x must have the same shape, got x_hat {tuple(x_hat.shape)} "
+            f"and x {tuple(x.shape)}"
+        )
+    return x_hat, x
+
+
+def _check_real(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return float(value)
+
+
+def _check_weight(value: object, name: str) -> float:
+    value = _check_real(value, name)
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
+
+
+def _check_rho(rho: object) -> float:
+    rho = _check_real(rho, "rho")
+    if not 0.0 < rho < 1.0:
+        raise ValueError(f"rho must be in the open interval (0, 1), got {rho}")
+    return rho
+
+
+def _check_kind(kind: object) -> str:
+    if kind not in RECONSTRUCTION_KINDS:
+        raise ValueError(f"kind must be one of {RECONSTRUCTION_KINDS}, got {kind!r}")
+    return kind  # type: ignore[return-value]
+
+
+def _check_method(method: object) -> str:
+    if method not in CONTRACTIVE_METHODS:
+        raise ValueError(f"method must be one of {CONTRACTIVE_METHODS}, got {method!r}")
+    return method  # type: ignore[return-value]
+
+
+def _check_n_projections(n_projections: object) -> int:
+    if isinstance(n_projections, bool) or not isinstance(n_projections, int) or n_projections < 1:
+        raise ValueError(f"n_projections must be an integer >= 1, got {n_projections!r}")
+    return n_projections
+
+
+# --------------------------------------------------------------------------------------------
+# Reconstruction losses and code penalties
+# --------------------------------------------------------------------------------------------
+
+
+def mse_loss(x_hat: Tensor, x: Tensor) -> Tensor:
+    """Squared error summed over pixels, averaged over the batch.
+
+    Equals ``F.mse_loss(x_hat, x, reduction="sum") / B``; note that this is ``P`` times the
+    default ``F.mse_loss(x_hat, x)`` (which averages over pixels too), ``P`` the pixels per image.
+
+    Args:
+        x_hat: Reconstructions.
+        x: Targets, same shape as ``x_hat``.
+
+    Returns:
+        Scalar tensor ``mean_b sum_i (x_hat[b, i] - x[b, i])^2``.
+
+    Raises:
+        TypeError: If an argument is not a tensor.
+        ValueError: If the shapes differ or the batch is empty.
+
+    Shape:
+        x_hat, x: (B, *) e.g. (B, C, H, W). Output: () scalar.
+    """
+    x_hat, x = _check_pair(x_hat, x)
+    return (x_hat - x).pow(2).reshape(x.shape[0], -1).sum(dim=1).mean()
+
+
+def bce_loss(x_hat: Tensor, x: Tensor) -> Tensor:
+    """Binary cross-entropy summed over pixels, averaged over the batch.
+
+    Equals ``F.binary_cross_entropy(x_hat, x, reduction="sum") / B`` (so ``P`` times the default
+    ``reduction="mean"``). ``x_hat`` are probabilities (e.g. a sigmoid output), not logits; as in
+    PyTorch, the logarithms are clamped at -100 so that a saturated output gives a large finite
+    loss.
+
+    Args:
+        x_hat: Reconstructed probabilities in [0, 1].
+        x: Targets in [0, 1] (need not be binary), same shape as ``x_hat``.
+
+    Returns:
+        Scalar tensor ``mean_b sum_i -[x log x_hat + (1 - x) log(1 - x_hat)]``.
+
+    Raises:
+        TypeError: If an argument is not a tensor.
+        ValueError: If the shapes differ, the batch is empty, or values lie outside [0, 1].
+
+    Shape:
+        x_hat, x: (B, *) e.g. (B, C, H, W). Output: () scalar.
+    """
+    x_hat, x = _check_pair(x_hat, x)
+    for name, value in (("x_hat", x_hat), ("x", x)):
+        lo, hi = value.detach().aminmax()
+        if lo < 0 or hi > 1:
+            raise ValueError(
+                f"{name} must lie in [0, 1] for bce_loss (probabilities, not logits), "
+                f"got values in [{lo.item():.4g}, {hi.item():.4g}]"
+            )
+    return F.binary_cross_entropy(x_hat, x, reduction="sum") / x.shape[0]
+
+
+def l1_penalty(z: Tensor) -> Tensor:
+    """L1 norm of the code, averaged over the batch.
+
+    Args:
+        z: Codes.
+
+    Returns:
+        Scalar tensor ``mean_b sum_j |z[b, j]|``.
+
+    Raises:
+        TypeError: If ``z`` is not a tensor.
+        ValueError: If the batch is empty.
+
+    Shape:
+        z: (B, *) usually (B, code_size). Output: () scalar.
+    """
+    z = _check_tensor(z, "z")
+    return z.abs().reshape(z.shape[0], -1).sum(dim=1).mean()
+
+
+def kl_sparsity_penalty(h: Tensor, rho: float) -> Tensor:
+    """Sparsity penalty ``sum_j KL(Bernoulli(rho) || Bernoulli(rho_hat_j))``.
+
+    ``rho_hat_j`` is the mean activation of unit ``j`` over the batch and
+    ``KL(rho || q) = rho log(rho / q) + (1 - rho) log((1 - rho) / (1 - q))``. ``rho_hat`` is clamped
+    to ``[1e-6, 1 - 1e-6]`` so the penalty stays finite when a unit is always off or always on.
+
+    Args:
+        h: Activations in [0, 1] (e.g. sigmoid code units).
+        rho: Target mean activation, in the open interval (0, 1).
+
+    Returns:
+        Scalar tensor, >= 0, and 0 exactly when every ``rho_hat_j == rho``.
+
+    Raises:
+        TypeError: If ``h`` is not a tensor or ``rho`` not a real number.
+        ValueError: If ``rho`` is not in (0, 1), ``h`` has values outside [0, 1] or an empty batch.
+
+    Shape:
+        h: (B, *) usually (B, code_size); units are all dimensions after the first. Output: ().
+    """
+    h = _check_tensor(h, "h")
+    rho = _check_rho(rho)
+    lo, hi = h.detach().aminmax()
+    if lo < 0 or hi > 1:
+        raise ValueError(
+            "h must lie in [0, 1] for kl_sparsity_penalty (e.g. sigmoid activations), "
+            f"got values in [{lo.item():.4g}, {hi.item():.4g}]"
+        )
+    rho_hat = h.reshape(h.shape[0], -1).mean(dim=0).clamp(_KL_EPS, 1.0 - _KL_EPS)  # (units,)
+    kl = rho * torch.log(rho / rho_hat) + (1.0 - rho) * torch.log((1.0 - rho) / (1.0 - rho_hat))
+    return kl.sum()
+
+
+# --------------------------------------------------------------------------------------------
+# Contractive penalty
+# --------------------------------------------------------------------------------------------
+
+
+def _leaf_modules(module: nn.Module) -> list[nn.Module]:
+    """Flatten nested nn.Sequential containers, dropping nn.Identity."""
+    if isinstance(module, nn.Sequential):
+        return [leaf for child in module for leaf in _leaf_modules(child)]
+    if isinstance(module, nn.Identity):
+        return []
+    return [module]
+
+
+def _sigmoid_encoder_linear(encoder: nn.Module) -> tuple[nn.Linear, bool]:
+    """Return the Linear of a [Flatten] -> Linear -> Sigmoid encoder and whether it flattens."""
+    layers = _leaf_modules(encoder)
+    flatten = bool(layers) and isinstance(layers[0], nn.Flatten)
+    core = layers[1:] if flatten else layers
+    names = [type(layer).__name__ for layer in layers]
+    if (
+        len(core) != 2
+        or not isinstance(core[0], nn.Linear)
+        or not isinstance(core[1], nn.Sigmoid)
+        or (flatten and (layers[0].start_dim != 1 or layers[0].end_dim != -1))
+    ):
+        raise ValueError(
+            'method="sigmoid" needs an encoder that is nn.Sequential([nn.Flatten()], nn.Linear, '
+            f'nn.Sigmoid), got layers {names}; use method="exact" or "projection" '
+            "for other encoders"
+        )
+    return core[0], flatten
+
+
+def _contractive_sigmoid(encoder: nn.Module, x: Tensor) -> Tensor:
+    linear, flatten = _sigmoid_encoder_linear(encoder)
+    if not flatten and x.ndim != 2:
+        raise ValueError(
+            'method="sigmoid" with an encoder without nn.Flatten needs x of shape (B, features), '
+            f"got shape {tuple(x.shape)}"
+        )
+    x_flat = x.reshape(x.shape[0], -1)  # (B, d)
+    if x_flat.shape[1] != linear.in_features:
+        raise ValueError(
+            f"x has {x_flat.shape[1]} features per sample but the encoder's nn.Linear expects "
+            f"{linear.in_features}"
+        )
+    h = torch.sigmoid(linear(x_flat))  # (B, k)
+    row_norms = linear.weight.pow(2).sum(dim=1)  # (k,) sum_i W_ji^2
+    return ((h * (1.0 - h)).pow(2) @ row_norms).mean()
+
+
+def _per_sample_jacobian(encoder: nn.Module, x: Tensor) -> Tensor:
+    """Jacobians d encoder(x_b) / d x_b for every sample, flattened to (B, k, d)."""
+
+    def f(x_single: Tensor) -> Tensor:  # (*input_shape) -> (k,)
+        return encoder(x_single.unsqueeze(0)).reshape(-1)
+
+    with torch.no_grad():
+        out_size = encoder(x[:1]).numel()
+    in_size = x[0].numel()
+    # Forward mode costs one pass per input dimension, reverse mode one per output dimension.
+    if in_size < out_size:
+        with warnings.catch_warnings():
+            # Forward-mode AD loads TorchScript decompositions once; not actionable for users.
+            warnings.filterwarnings("ignore", r".*torch\.jit\.script.*", FutureWarning)
+            jac = vmap(jacfwd(f))(x)  # (B, k, *input_shape)
+    else:
+        jac = vmap(jacrev(f))(x)  # (B, k, *input_shape)
+    return jac.reshape(x.shape[0], out_size, in_size)  # (B, k, d)
+
+
+def _contractive_exact(encoder: nn.Module, x: Tensor) -> Tensor:
+    jac = _per_sample_jacobian(encoder, x)  # (B, k, d)
+    return jac.pow(2).sum(dim=(1, 2)).mean()
+
+
+def _contractive_projection(
+    encoder: nn.Module, x: Tensor, n_projections: int, generator: torch.Generator | None
+) -> Tensor:
+    x = x.detach().requires_grad_(True)
+    h = encoder(x)  # (B, *code_shape)
+    total = x.new_zeros(())
+    for _ in range(n_projections):
+        v = torch.randn(h.shape, generator=generator, device=h.device, dtype=h.dtype)
+        (jtv,) = torch.autograd.grad(
+            h, x, grad_outputs=v, create_graph=True
+        )  # (B, *input_shape): J_b^T v_b per sample
+        total = total + jtv.pow(2).reshape(x.shape[0], -1).sum(dim=1).mean()
+    return total / n_projections
+
+
+def contractive_penalty(
+    encoder: nn.Module,
+    x: Tensor,
+    method: str = "exact",
+    n_projections: int = 1,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Squared Frobenius norm of the encoder's Jacobian, averaged over the batch.
+
+    ``penalty = mean_b || d encoder(x_b) / d x_b ||_F^2``. The result keeps its graph, so it can be
+    added to a loss and back-propagated into the encoder's parameters.
+
+    Methods:
+        - ``"exact"``: the full per-sample Jacobian with ``torch.func`` (``vmap`` over ``jacfwd``
+          when the input is smaller than the code, else ``jacrev``). Works for any encoder that
+          treats samples independently (no BatchNorm in training mode, no dropout), but costs
+          memory and time proportional to ``B * code_size * input_size``.
+        - ``"sigmoid"``: the closed form ``sum_j (h_j (1 - h_j))^2 sum_i W_ji^2`` for an encoder
+          that is ``nn.Sequential([nn.Flatten()], nn.Linear, nn.Sigmoid)``; cheap and exact.
+        - ``"projection"``: Hutchinson's unbiased estimate ``E_v ||J^T v||^2`` with
+          ``v ~ N(0, I_code)``, averaged over ``n_projections`` draws; each draw costs one
+          vector-Jacobian product (built with ``create_graph=True`` for training).
+
+    Args:
+        encoder: Module mapping (B, *input_shape) to (B, *code_shape).
+        x: Input batch.
+        method: ``"exact"``, ``"sigmoid"`` or ``"projection"``.
+        n_projections: Number of random projections (``"projection"`` only).
+        generator: Random generator for the projections, on ``x``'s device (``"projection"`` only).
+
+    Returns:
+        Scalar tensor.
+
+    Raises:
+        TypeError: If ``encoder`` is not an nn.Module or ``x`` not a tensor.
+        ValueError: For an unknown method, ``n_projections < 1``, or an encoder that does not fit
+            the sigmoid closed form.
+
+    Shape:
+        x: (B, *input_shape), e.g. (B, 1, 28, 28). Output: () scalar.
+    """
+    if not isinstance(encoder, nn.Module):
+        raise TypeError(f"encoder must be an nn.Module, got {type(encoder).__name__}")
+    x = _check_tensor(x, "x")
+    method = _check_method(method)
+    n_projections = _check_n_projections(n_projections)
+    if method == "sigmoid":
+        return _contractive_sigmoid(encoder, x)
+    if method == "projection":
+        return _contractive_projection(encoder, x, n_projections, generator)
+    return _contractive_exact(encoder, x)
+
+
+# --------------------------------------------------------------------------------------------
+# Objectives
+# --------------------------------------------------------------------------------------------
+
+
+def _reconstruction_loss(kind: str) -> Callable[[Tensor, Tensor], Tensor]:
+    return mse_loss if _check_kind(kind) == "mse" else bce_loss
+
+
+def reconstruction_objective(kind: str = "mse") -> LossFn:
+    """Plain autoencoder objective: reconstruction error of ``model(x)``.
+
+    Args:
+        kind: ``"mse"`` (:func:`mse_loss`) or ``"bce"`` (:func:`bce_loss`).
+
+    Returns:
+        ``loss_fn(model, x)`` returning ``{"loss", "recon"}`` (equal scalars).
+
+    Raises:
+        ValueError: If ``kind`` is unknown.
+
+    Shape:
+        x: (B, *input_shape); every returned tensor is a scalar ().
+    """
+    recon_fn = _reconstruction_loss(kind)
+
+    def loss_fn(model: nn.Module, x: Tensor) -> dict[str, Tensor]:
+        recon = recon_fn(model(x), x)
+        return {"loss": recon, "recon": recon}
+
+    return loss_fn
+
+
+def l1_objective(weight: float, kind: str = "mse") -> LossFn:
+    """Sparse autoencoder objective ``recon + weight * l1_penalty(model.encode(x))``.
+
+    Args:
+        weight: Penalty weight, >= 0.
+        kind: ``"mse"`` or ``"bce"``.
+
+    Returns:
+        ``loss_fn(model, x)`` returning ``{"loss", "recon", "penalty"}`` (penalty unweighted).
+
+    Raises:
+        TypeError: If ``weight`` is not a real number.
+        ValueError: If ``weight < 0`` or ``kind`` is unknown.
+
+    Shape:
+        x: (B, *input_shape); every returned tensor is a scalar ().
+    """
+    weight = _check_weight(weight, "weight")
+    recon_fn = _reconstruction_loss(kind)
+
+    def loss_fn(model: nn.Module, x: Tensor) -> dict[str, Tensor]:
+        z = model.encode(x)  # (B, code_size)
+        recon = recon_fn(model.decode(z), x)
+        penalty = l1_penalty(z)
+        return {"loss": recon + weight * penalty, "recon": recon, "penalty": penalty}
+
+    return loss_fn
+
+
+def kl_objective(rho: float, beta: float, kind: str = "mse") -> LossFn:
+    """Sparse autoencoder objective ``recon + beta * kl_sparsity_penalty(model.encode(x), rho)``.
+
+    The code must lie in [0, 1] (e.g. a sigmoid code activation).
+
+    Args:
+        rho: Target mean activation in (0, 1).
+        beta: Penalty weight, >= 0.
+        kind: ``"mse"`` or ``"bce"``.
+
+    Returns:
+        ``loss_fn(model, x)`` returning ``{"loss", "recon", "penalty"}`` (penalty unweighted).
+
+    Raises:
+        TypeError: If ``rho`` or ``beta`` is not a real number.
+        ValueError: If ``rho`` is not in (0, 1), ``beta < 0`` or ``kind`` is unknown.
+
+    Shape:
+        x: (B, *input_shape); every returned tensor is a scalar ().
+    """
+    rho = _check_rho(rho)
+    beta = _check_weight(beta, "beta")
+    recon_fn = _reconstruction_loss(kind)
+
+    def loss_fn(model: nn.Module, x: Tensor) -> dict[str, Tensor]:
+        z = model.encode(x)  # (B, code_size)
+        recon = recon_fn(model.decode(z), x)
+        penalty = kl_sparsity_penalty(z, rho)
+        return {"loss": recon + beta * penalty, "recon": recon, "penalty": penalty}
+
+    return loss_fn
+
+
+def denoising_objective(corrupt: Callable[[Tensor], Tensor], kind: str = "mse") -> LossFn:
+    """Denoising objective: reconstruct the clean ``x`` from ``model(corrupt(x))``.
+
+    Args:
+        corrupt: Corruption function, e.g. ``aeutils.noise.make_corruption("masking", 0.3)``.
+        kind: ``"mse"`` or ``"bce"``.
+
+    Returns:
+        ``loss_fn(model, x)`` returning ``{"loss", "recon"}``.
+
+    Raises:
+        TypeError: If ``corrupt`` is not callable.
+        ValueError: If ``kind`` is unknown.
+
+    Shape:
+        x: (B, *input_shape); ``corrupt`` must keep the shape. Returned tensors are scalars ().
+    """
+    if not callable(corrupt):
+        raise TypeError(
+            f"corrupt must be callable (Tensor -> Tensor), got {type(corrupt).__name__}"
+        )
+    recon_fn = _reconstruction_loss(kind)
+
+    def loss_fn(model: nn.Module, x: Tensor) -> dict[str, Tensor]:
+        recon = recon_fn(model(corrupt(x)), x)
+        return {"loss": recon, "recon": recon}
+
+    return loss_fn
+
+
+def contractive_objective(
+    weight: float, method: str = "sigmoid", kind: str = "mse", n_projections: int = 1
+) -> LossFn:
+    """Contractive autoencoder objective ``recon + weight * contractive_penalty(model.encoder, x)``.
+
+    Args:
+        weight: Penalty weight, >= 0.
+        method: ``"sigmoid"`` (closed form, one Linear+Sigmoid encoder), ``"exact"`` or
+            ``"projection"``; see :func:`contractive_penalty`.
+        kind: ``"mse"`` or ``"bce"``.
+        n_projections: Random projections per step for ``method="projection"``.
+
+    Returns:
+        ``loss_fn(model, x)`` returning ``{"loss", "recon", "penalty"}`` (penalty unweighted).
+        The model needs an ``encoder`` attribute (an nn.Module).
+
+    Raises:
+        TypeError: If ``weight`` is not a real number; ``loss_fn`` raises TypeError for a model
+            without an ``encoder`` module.
+        ValueError: If ``weight < 0``, or ``method``, ``kind`` or ``n_projections`` is invalid.
+
+    Shape:
+        x: (B, *input_shape); every returned tensor is a scalar ().
+    """
+    weight = _check_weight(weight, "weight")
+    method = _check_method(method)
+    n_projections = _check_n_projections(n_projections)
+    recon_fn = _reconstruction_loss(kind)
+
+    def loss_fn(model: nn.Module, x: Tensor) -> dict[str, Tensor]:
+        encoder = getattr(model, "encoder", None)
+        if not isinstance(encoder, nn.Module):
+            raise TypeError(
+                "contractive_objective needs a model with an `encoder` nn.Module attribute, "
+                f"got {type(model).__name__} without one"
+            )
+        recon = recon_fn(model(x), x)
+        penalty = contractive_penalty(encoder, x, method=method, n_projections=n_projections)
+        return {"loss": recon + weight * penalty, "recon": recon, "penalty": penalty}
+
+    return loss_fn
