@@ -1,0 +1,57 @@
+"""Helpers for the book's notebooks: the ``smoke``/``book`` size switch, and glue.
+
+Each chapter reads one environment variable, ``AEUTILS_SIZE``, and picks its data subset,
+epochs, sweep grids and seeds with :func:`pick`::
+
+    EPOCHS = pick(smoke=1, book=20)
+
+``book`` is the default: a reader who runs a notebook gets the numbers the book prints.
+
+:func:`glue` stores a value for the book's prose (``{glue:text}`name```) when the notebook
+runs under Jupyter Book, and simply displays it elsewhere (Colab, a plain Jupyter).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, TypeVar
+
+__all__ = ["SIZES", "glue", "pick", "run_size"]
+
+SIZES = ("smoke", "book")
+T = TypeVar("T")
+
+
+def run_size() -> str:
+    """The size selected by ``AEUTILS_SIZE`` (``"book"`` when unset).
+
+    Raises:
+        ValueError: If the variable holds anything but ``smoke`` or ``book``.
+    """
+    value = os.environ.get("AEUTILS_SIZE", "book").strip().lower() or "book"
+    if value not in SIZES:
+        raise ValueError(f"AEUTILS_SIZE must be one of {SIZES}, got {value!r}")
+    return value
+
+
+def pick(*, smoke: T, book: T) -> T:
+    """Return ``smoke`` or ``book`` according to :func:`run_size`."""
+    return smoke if run_size() == "smoke" else book
+
+
+def glue(name: str, value: Any, display: bool = True) -> None:
+    """Make ``value`` available to the book's text under ``name``.
+
+    Under Jupyter Book this is ``myst_nb.glue``: the prose quotes the value with
+    ``{glue:text}`name:.2f``` and figures with ``{glue:figure}`` (caption and alt text).
+    Without myst-nb (Colab, a plain Jupyter) the value is displayed instead, whatever
+    ``display`` says, so the reader still sees every number and figure.
+    """
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        from IPython.display import display as show
+
+        show(value)
+        return
+    myst_glue(name, value, display=display)

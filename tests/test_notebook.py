@@ -1,0 +1,46 @@
+"""The smoke/book switch read from AEUTILS_SIZE, and glue with and without myst-nb."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from aeutils.notebook import glue, pick, run_size
+
+
+def test_book_is_the_default(monkeypatch):
+    monkeypatch.delenv("AEUTILS_SIZE", raising=False)
+    assert run_size() == "book"
+    assert pick(smoke=1, book=20) == 20
+
+
+def test_smoke_is_selected_case_insensitively(monkeypatch):
+    monkeypatch.setenv("AEUTILS_SIZE", " Smoke ")
+    assert run_size() == "smoke"
+    assert pick(smoke=1, book=20) == 1
+
+
+def test_unknown_size_is_rejected(monkeypatch):
+    monkeypatch.setenv("AEUTILS_SIZE", "large")
+    with pytest.raises(
+        ValueError, match=r"AEUTILS_SIZE must be one of \('smoke', 'book'\), got 'large'"
+    ):
+        run_size()
+
+
+def test_glue_uses_myst_nb_when_present(monkeypatch):
+    calls = []
+    import myst_nb
+
+    monkeypatch.setattr(
+        myst_nb, "glue", lambda name, value, display: calls.append((name, value, display))
+    )
+    glue("answer", 42, display=False)
+    assert calls == [("answer", 42, False)]
+
+
+def test_glue_displays_the_value_without_myst_nb(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "myst_nb", None)  # import fails as in Colab
+    glue("answer", 4242, display=False)
+    assert "4242" in capsys.readouterr().out
