@@ -11,13 +11,12 @@
 The root folder is ``$AEUTILS_DATA`` when that environment variable is set, otherwise a
 per-user cache folder (see :func:`default_data_root`).
 
-Errors:
-    DatasetNotAvailableError (a ``RuntimeError``): files are missing and cannot be downloaded
-        (``download=False``, no network, or a folder that cannot be written). The message names
-        the missing files, the folder searched and the ``AEUTILS_DATA`` variable.
-    ChecksumMismatchError (a ``DatasetNotAvailableError``): a download did not match its
-        official md5. The message names the file, the expected and the actual md5.
-    ValueError: a present file is not a valid IDX file, or a bad argument.
+Errors are explicit: :class:`DatasetNotAvailableError` (a ``RuntimeError``) when files are
+missing and cannot be downloaded (``download=False``, no network, or a folder that cannot be
+written), with a message naming the missing files, the folder searched and the
+``AEUTILS_DATA`` variable; :class:`ChecksumMismatchError` (a subclass) when a download does
+not match its official md5, naming the file and both md5s; ``ValueError`` when a present file
+is not a valid IDX file or an argument is bad.
 """
 
 from __future__ import annotations
@@ -41,22 +40,24 @@ from torch import Tensor
 
 DATA_ENV_VAR = "AEUTILS_DATA"
 
-# Mirrors are tried in order; each file name is appended to the mirror URL.
+#: MNIST mirrors, tried in order; each file name is appended to the URL.
 MNIST_MIRRORS: list[str] = [
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "http://yann.lecun.com/exdb/mnist/",
 ]
+#: Fashion-MNIST mirrors, tried in order.
 FASHION_MNIST_MIRRORS: list[str] = [
     "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
 ]
 
-# Official md5 of each compressed file (the same as torchvision's MNIST / FashionMNIST resources).
+#: Official md5 of each compressed MNIST file (as in torchvision's ``MNIST.resources``).
 MNIST_MD5: dict[str, str] = {
     "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
     "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
     "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
     "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
 }
+#: Official md5 of each compressed Fashion-MNIST file.
 FASHION_MNIST_MD5: dict[str, str] = {
     "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
     "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
@@ -400,9 +401,10 @@ _PHOTOGRAPH_SOURCES: dict[str, str] = {
     "china": "sklearn",  # 427x640 RGB
     "flower": "sklearn",  # 427x640 RGB
 }
+#: Names of the photographs available offline (scikit-image and scikit-learn).
 PHOTOGRAPHS: tuple[str, ...] = tuple(_PHOTOGRAPH_SOURCES)
 
-# Split by photograph: test patches come from photographs never seen in training.
+#: Photographs that training patches are cut from.
 TRAIN_PHOTOGRAPHS: tuple[str, ...] = (
     "camera",
     "astronaut",
@@ -413,6 +415,7 @@ TRAIN_PHOTOGRAPHS: tuple[str, ...] = (
     "brick",
     "grass",
 )
+#: Held-out photographs for test patches, never seen in training.
 TEST_PHOTOGRAPHS: tuple[str, ...] = ("chelsea", "flower", "coins", "gravel")
 
 

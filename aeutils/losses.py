@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from torch.func import jacfwd, jacrev, vmap
 
 LossFn = Callable[[nn.Module, Tensor], dict[str, Tensor]]
-"""Signature of an objective: ``loss_fn(model, x) -> {"loss": ..., "recon": ..., ...}``."""
+"""The type of an objective, ``loss_fn(model, x) -> {"loss": ..., "recon": ..., ...}``."""
 
 RECONSTRUCTION_KINDS: tuple[str, ...] = ("mse", "bce")
 CONTRACTIVE_METHODS: tuple[str, ...] = ("exact", "sigmoid", "projection")
@@ -123,7 +123,7 @@ def mse_loss(x_hat: Tensor, x: Tensor) -> Tensor:
         ValueError: If the shapes differ or the batch is empty.
 
     Shape:
-        x_hat, x: (B, *) e.g. (B, C, H, W). Output: () scalar.
+        x_hat, x: ``(B, *)`` e.g. (B, C, H, W). Output: () scalar.
     """
     x_hat, x = _check_pair(x_hat, x)
     return (x_hat - x).pow(2).reshape(x.shape[0], -1).sum(dim=1).mean()
@@ -149,7 +149,7 @@ def bce_loss(x_hat: Tensor, x: Tensor) -> Tensor:
         ValueError: If the shapes differ, the batch is empty, or values lie outside [0, 1].
 
     Shape:
-        x_hat, x: (B, *) e.g. (B, C, H, W). Output: () scalar.
+        x_hat, x: ``(B, *)`` e.g. (B, C, H, W). Output: () scalar.
     """
     x_hat, x = _check_pair(x_hat, x)
     for name, value in (("x_hat", x_hat), ("x", x)):
@@ -176,7 +176,7 @@ def l1_penalty(z: Tensor) -> Tensor:
         ValueError: If the batch is empty.
 
     Shape:
-        z: (B, *) usually (B, code_size). Output: () scalar.
+        z: ``(B, *)`` usually (B, code_size). Output: () scalar.
     """
     z = _check_tensor(z, "z")
     return z.abs().reshape(z.shape[0], -1).sum(dim=1).mean()
@@ -201,7 +201,7 @@ def kl_sparsity_penalty(h: Tensor, rho: float) -> Tensor:
         ValueError: If ``rho`` is not in (0, 1), ``h`` has values outside [0, 1] or an empty batch.
 
     Shape:
-        h: (B, *) usually (B, code_size); units are all dimensions after the first. Output: ().
+        h: ``(B, *)`` usually (B, code_size); units are all dimensions after the first. Output: ().
     """
     h = _check_tensor(h, "h")
     rho = _check_rho(rho)
@@ -332,7 +332,7 @@ def contractive_penalty(
           vector-Jacobian product (built with ``create_graph=True`` for training).
 
     Args:
-        encoder: Module mapping (B, *input_shape) to (B, *code_shape).
+        encoder: Module mapping ``(B, *input_shape)`` to ``(B, *code_shape)``.
         x: Input batch.
         method: ``"exact"``, ``"sigmoid"`` or ``"projection"``.
         n_projections: Number of random projections (``"projection"`` only).
@@ -347,7 +347,7 @@ def contractive_penalty(
             the sigmoid closed form.
 
     Shape:
-        x: (B, *input_shape), e.g. (B, 1, 28, 28). Output: () scalar.
+        x: ``(B, *input_shape)``, e.g. (B, 1, 28, 28). Output: () scalar.
     """
     if not isinstance(encoder, nn.Module):
         raise TypeError(f"encoder must be an nn.Module, got {type(encoder).__name__}")
@@ -383,7 +383,7 @@ def reconstruction_objective(kind: str = "mse") -> LossFn:
         ValueError: If ``kind`` is unknown.
 
     Shape:
-        x: (B, *input_shape); every returned tensor is a scalar ().
+        x: ``(B, *input_shape)``; every returned tensor is a scalar ().
     """
     recon_fn = _reconstruction_loss(kind)
 
@@ -409,7 +409,7 @@ def l1_objective(weight: float, kind: str = "mse") -> LossFn:
         ValueError: If ``weight < 0`` or ``kind`` is unknown.
 
     Shape:
-        x: (B, *input_shape); every returned tensor is a scalar ().
+        x: ``(B, *input_shape)``; every returned tensor is a scalar ().
     """
     weight = _check_weight(weight, "weight")
     recon_fn = _reconstruction_loss(kind)
@@ -441,7 +441,7 @@ def kl_objective(rho: float, beta: float, kind: str = "mse") -> LossFn:
         ValueError: If ``rho`` is not in (0, 1), ``beta < 0`` or ``kind`` is unknown.
 
     Shape:
-        x: (B, *input_shape); every returned tensor is a scalar ().
+        x: ``(B, *input_shape)``; every returned tensor is a scalar ().
     """
     rho = _check_rho(rho)
     beta = _check_weight(beta, "beta")
@@ -471,7 +471,7 @@ def denoising_objective(corrupt: Callable[[Tensor], Tensor], kind: str = "mse") 
         ValueError: If ``kind`` is unknown.
 
     Shape:
-        x: (B, *input_shape); ``corrupt`` must keep the shape. Returned tensors are scalars ().
+        x: ``(B, *input_shape)``; ``corrupt`` must keep the shape. Returned tensors are scalars ().
     """
     if not callable(corrupt):
         raise TypeError(
@@ -508,7 +508,7 @@ def contractive_objective(
         ValueError: If ``weight < 0``, or ``method``, ``kind`` or ``n_projections`` is invalid.
 
     Shape:
-        x: (B, *input_shape); every returned tensor is a scalar ().
+        x: ``(B, *input_shape)``; every returned tensor is a scalar ().
     """
     weight = _check_weight(weight, "weight")
     method = _check_method(method)

@@ -66,14 +66,14 @@ def squared_error_per_image(x_hat: Tensor, x: Tensor) -> Tensor:
         x: Targets, same shape.
 
     Returns:
-        Per-image squared error (float64 is not forced: the input dtype is kept).
+        The per-image squared error, in the input's dtype.
 
     Raises:
         TypeError: If an argument is not a tensor.
         ValueError: If the shapes differ or the batch is empty.
 
     Shape:
-        x_hat, x: (B, *), e.g. (B, C, H, W). Output: (B,).
+        x_hat, x: ``(B, *)``, e.g. (B, C, H, W). Output: (B,).
     """
     x_hat, x = _check_pair(x_hat, x)
     return (x_hat - x).pow(2).reshape(x.shape[0], -1).sum(dim=1)
@@ -115,7 +115,7 @@ def psnr(
             ``clip`` is set and ``x`` has values outside ``[0, data_range]``.
 
     Shape:
-        x_hat, x: (B, *), e.g. (B, C, H, W). Output: () float or (B,).
+        x_hat, x: ``(B, *)``, e.g. (B, C, H, W). Output: () float or (B,).
     """
     x_hat, x = _check_pair(x_hat, x)
     if not data_range > 0:
@@ -479,7 +479,8 @@ def jacobian_norm(encoder: nn.Module, x: Tensor, chunk_size: int = 64) -> Tensor
     ``contractive_penalty(encoder, x, method="exact")``.
 
     Args:
-        encoder: Module mapping (B, *input_shape) to (B, *code_shape), samples independently.
+        encoder: Module mapping ``(B, *input_shape)`` to ``(B, *code_shape)``, each sample
+            independently.
         x: Input batch.
         chunk_size: Samples per Jacobian computation.
 
@@ -491,7 +492,7 @@ def jacobian_norm(encoder: nn.Module, x: Tensor, chunk_size: int = 64) -> Tensor
         ValueError: If ``chunk_size < 1`` or the batch is empty.
 
     Shape:
-        x: (B, *input_shape). Output: (B,).
+        x: ``(B, *input_shape)``. Output: (B,).
     """
     if not isinstance(encoder, nn.Module):
         raise TypeError(f"encoder must be an nn.Module, got {type(encoder).__name__}")

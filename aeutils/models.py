@@ -165,7 +165,7 @@ class Autoencoder(nn.Module):
         self.init_kwargs: dict[str, Any] = dict(init_kwargs)
 
     def _check_input(self, x: Any, method: str = "encode") -> None:
-        """Raise TypeError/ValueError unless ``x`` is a float tensor of shape (B, *input_shape)."""
+        """Raise TypeError/ValueError unless ``x`` is a float ``(B, *input_shape)`` tensor."""
         where = f"{type(self).__name__}.{method}"
         if not isinstance(x, Tensor):
             raise TypeError(f"{where} expected x to be a torch.Tensor; got {type(x).__name__}")

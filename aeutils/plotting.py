@@ -32,7 +32,7 @@ __all__ = [
 
 #: Okabe & Ito's palette, distinguishable with every common colour-vision deficiency.
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
-#: Ten classes (digits): Paul Tol's "muted" scheme plus grey, colour-blind safe.
+#: Ten class colours (for digits), Paul Tol's "muted" scheme plus grey, colour-blind safe.
 CATEGORICAL = (
     "#332288", "#88CCEE", "#44AA99", "#117733", "#999933",
     "#DDCC77", "#CC6677", "#882255", "#AA4499", "#888888",
