@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Build the book: execute every chapter in `book` size (or $AEUTILS_SIZE) and render HTML.
+# Usage: bash scripts/build_book.sh            -> _build/html/index.html
+# Set AEUTILS_DATA to a folder holding MNIST/raw/ to use a local copy of MNIST.
+source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
+export AEUTILS_SIZE="${AEUTILS_SIZE:-book}"
+export AEUTILS_PROGRESS="${AEUTILS_PROGRESS:-0}"
+echo "==> building the book in '$AEUTILS_SIZE' size"
+jupyter-book build . -W -n --keep-going "$@"
+echo "==> open _build/html/index.html"

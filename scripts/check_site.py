@@ -1,0 +1,168 @@
+"""Open every page of the built book in headless Chromium and check what a reader sees.
+
+For each page in the table of contents: it loads, its title is the page's heading, every
+image has loaded (natural width > 0), math is typeset (MathJax ran and no raw ``$$`` is
+left in the text), no cell output holds a Python traceback, every internal link points
+to a file that exists, and nothing is fetched from outside the build (the book works
+offline). One screenshot per page goes to ``--screenshots``.
+
+    python scripts/check_site.py _build/html --screenshots _build/screenshots
+
+Uses Debian's ``chromium`` when present (CI installs it), else Playwright's own browser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import shutil
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import urldefrag, urljoin, urlparse
+
+import yaml
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def toc_pages() -> list[str]:
+    """Document paths (without suffix) in _toc.yml order."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]]
+
+    def walk(entries: list[dict]) -> None:
+        for entry in entries or []:
+            if "file" in entry:
+                pages.append(str(Path(entry["file"]).with_suffix("")))
+            walk(entry.get("sections", []))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters", []))
+    return pages
+
+
+def serve(folder: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+CHECKS_JS = """() => {
+  const article = document.querySelector('main article, article.bd-article, main') || document.body;
+  const h1 = article.querySelector('h1');
+  const images = [...document.images].map(
+    i => ({src: i.currentSrc || i.src, ok: i.complete && i.naturalWidth > 0}));
+  const text = article.innerText;
+  const outputs = [...article.querySelectorAll('.cell_output, .output')].map(e => e.innerText);
+  const links = [...article.querySelectorAll('a[href]')].map(a => a.href);
+  const mathNodes = article.querySelectorAll('.math, mjx-container').length;
+  const typeset = article.querySelectorAll('mjx-container').length;
+  return {title: document.title, h1: h1 ? h1.innerText : null, images, text, outputs, links,
+          mathNodes, typeset};
+}"""
+
+
+def check_page(page, base: str, html_root: Path, doc: str, shots: Path | None) -> list[str]:
+    url = urljoin(base, f"{doc}.html")
+    errors = []
+    response = page.goto(url, wait_until="load")
+    if response is None or response.status != 200:
+        return [f"{doc}: did not load ({response.status if response else 'no response'})"]
+    page.wait_for_function(
+        "() => !window.MathJax || !MathJax.startup || MathJax.startup.promise === undefined"
+        " || document.querySelectorAll('mjx-container').length > 0"
+        " || document.querySelectorAll('.math').length === 0",
+        timeout=20000,
+    )
+    page.wait_for_timeout(300)
+    info = page.evaluate(CHECKS_JS)
+    heading = (info["h1"] or "").replace("#", "").strip()
+    if not heading:
+        errors.append(f"{doc}: no <h1> heading")
+    elif heading.split("\n")[0] not in info["title"]:
+        errors.append(f"{doc}: title {info['title']!r} does not contain the heading {heading!r}")
+    for image in info["images"]:
+        if not image["ok"]:
+            errors.append(f"{doc}: image did not load: {image['src']}")
+    if "$$" in info["text"]:
+        errors.append(f"{doc}: raw '$$' left in the page (math not typeset)")
+    if info["mathNodes"] and not info["typeset"]:
+        errors.append(f"{doc}: {info['mathNodes']} math nodes but MathJax typeset none")
+    for output in info["outputs"]:
+        if "Traceback (most recent call last)" in output or "---> " in output:
+            errors.append(f"{doc}: a cell output contains a Python traceback")
+            break
+    for link in info["links"]:
+        target, _ = urldefrag(link)
+        parsed = urlparse(target)
+        if not target.startswith(base) or parsed.path.endswith("/"):
+            continue
+        path = html_root / parsed.path.lstrip("/")
+        if not path.exists():
+            errors.append(f"{doc}: broken internal link to {parsed.path}")
+    if shots is not None:
+        shots.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shots / f"{doc.replace('/', '_')}.png"), full_page=False)
+    return errors
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("html", type=Path, help="the built HTML folder (…/_build/html)")
+    parser.add_argument("--screenshots", type=Path, default=None)
+    args = parser.parse_args()
+    html_root = args.html.resolve()
+    if not (html_root / "index.html").exists():
+        print(f"no built book at {html_root} (index.html missing)")
+        return 1
+    pages = toc_pages()
+    server, base = serve(html_root)
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        external: list[str] = []
+
+        def offline_only(route, request) -> None:
+            # The book must work offline: anything not served from the build is an error.
+            if request.url.startswith(base) or request.url.startswith("data:"):
+                route.continue_()
+            else:
+                external.append(request.url)
+                route.abort()
+
+        page.route("**/*", offline_only)
+        for doc in pages:
+            found = check_page(page, base, html_root, doc, args.screenshots)
+            found += [f"{doc}: requests an external resource: {url}" for url in external]
+            external.clear()
+            print(f"{'ok  ' if not found else 'FAIL'} {doc}")
+            errors.extend(found)
+        browser.close()
+    server.shutdown()
+    for error in errors:
+        print(error)
+    print(f"{len(pages)} pages checked, {len(errors)} problems")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

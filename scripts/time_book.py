@@ -1,0 +1,88 @@
+"""Measure how long each chapter takes to execute, and write the table into README.md.
+
+    python scripts/time_book.py                   # book size, print a Markdown table
+    python scripts/time_book.py --update-readme   # ...and replace the table in README.md
+
+Each notebook runs from scratch in a fresh kernel (as a cold Jupyter Book cache does), one
+after the other, in the size given by ``AEUTILS_SIZE`` (default ``book``). The device
+(CUDA, MPS or the CPU and its thread count) is recorded beside the times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import torch
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+START, END = "<!-- timings:start -->", "<!-- timings:end -->"
+
+
+def device() -> str:
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name()
+    return f"CPU, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+
+
+def run(path: Path) -> float:
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
+    start = time.perf_counter()
+    client.execute()
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--update-readme", action="store_true")
+    parser.add_argument("notebooks", nargs="*", type=Path)
+    args = parser.parse_args()
+    os.environ.setdefault("AEUTILS_SIZE", "book")
+    os.environ.setdefault("AEUTILS_PROGRESS", "0")
+    paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    rows, total = [], 0.0
+    for path in paths:
+        seconds = run(path)
+        total += seconds
+        rows.append((path.stem, seconds))
+        print(f"{path.stem}: {seconds:.0f} s", flush=True)
+    when = datetime.date.today().isoformat()
+    size = os.environ["AEUTILS_SIZE"]
+    lines = [
+        f"Measured with `python scripts/time_book.py` on {when}, size `{size}`, {device()}:",
+        "",
+        "| chapter | seconds |",
+        "| --- | ---: |",
+        *[f"| `{name}` | {seconds:.0f} |" for name, seconds in rows],
+        f"| **all chapters** | **{total:.0f}** ({total / 60:.1f} min) |",
+    ]
+    table = "\n".join(lines)
+    print(table)
+    (ROOT / "_build").mkdir(exist_ok=True)
+    (ROOT / "_build" / "timings.json").write_text(
+        json.dumps({"date": when, "device": device(), "seconds": dict(rows)}, indent=2)
+    )
+    if args.update_readme:
+        readme = ROOT / "README.md"
+        text = readme.read_text()
+        if START not in text or END not in text:
+            print(f"README.md has no {START} ... {END} block")
+            return 1
+        pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
+        readme.write_text(pattern.sub(lambda _: f"{START}\n{table}\n{END}", text))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
