@@ -296,16 +296,20 @@ def _contractive_exact(encoder: nn.Module, x: Tensor) -> Tensor:
 def _contractive_projection(
     encoder: nn.Module, x: Tensor, n_projections: int, generator: torch.Generator | None
 ) -> Tensor:
-    x = x.detach().requires_grad_(True)
-    h = encoder(x)  # (B, *code_shape)
-    total = x.new_zeros(())
-    for _ in range(n_projections):
-        v = torch.randn(h.shape, generator=generator, device=h.device, dtype=h.dtype)
-        (jtv,) = torch.autograd.grad(
-            h, x, grad_outputs=v, create_graph=True
-        )  # (B, *input_shape): J_b^T v_b per sample
-        total = total + jtv.pow(2).reshape(x.shape[0], -1).sum(dim=1).mean()
-    return total / n_projections
+    # The estimate needs autograd even under torch.no_grad() (as in aeutils.evaluate); it only
+    # keeps a graph for training when gradients were enabled by the caller.
+    training = torch.is_grad_enabled()
+    with torch.enable_grad():
+        x = x.detach().requires_grad_(True)
+        h = encoder(x)  # (B, *code_shape)
+        total = x.new_zeros(())
+        for _ in range(n_projections):
+            v = torch.randn(h.shape, generator=generator, device=h.device, dtype=h.dtype)
+            (jtv,) = torch.autograd.grad(
+                h, x, grad_outputs=v, create_graph=training, retain_graph=True
+            )  # (B, *input_shape): J_b^T v_b per sample
+            total = total + jtv.pow(2).reshape(x.shape[0], -1).sum(dim=1).mean()
+    return total / n_projections if training else (total / n_projections).detach()
 
 
 def contractive_penalty(

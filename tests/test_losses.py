@@ -411,3 +411,18 @@ def test_contractive_objective_needs_encoder_attribute():
 
     with pytest.raises(TypeError, match=r"needs a model with an `encoder` nn\.Module attribute"):
         contractive_objective(0.1)(NoEncoder(), _images())
+
+
+@pytest.mark.parametrize("method", ["exact", "sigmoid", "projection"])
+def test_contractive_penalty_works_under_no_grad_as_in_evaluate(method):
+    torch.manual_seed(0)
+    encoder = nn.Sequential(nn.Flatten(), nn.Linear(12, 5), nn.Sigmoid())
+    x = torch.rand(64, 1, 3, 4)
+    exact = torch.stack(
+        [torch.autograd.functional.jacobian(encoder, xi.unsqueeze(0)).pow(2).sum() for xi in x]
+    ).mean()
+    with torch.no_grad():
+        value = contractive_penalty(encoder, x, method=method, n_projections=400)
+    assert not value.requires_grad
+    tolerance = 0.15 if method == "projection" else 1e-5  # the estimate is random
+    assert value.item() == pytest.approx(exact.item(), rel=tolerance)
