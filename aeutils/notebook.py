@@ -45,13 +45,16 @@ def glue(name: str, value: Any, display: bool = True) -> None:
     Under Jupyter Book this is ``myst_nb.glue``: the prose quotes the value with
     ``{glue:text}`name:.2f``` and figures with ``{glue:figure}`` (caption and alt text).
     Without myst-nb (Colab, a plain Jupyter) the value is displayed instead, whatever
-    ``display`` says, so the reader still sees every number and figure.
+    ``display`` says, so the reader still sees every number and figure; without IPython
+    either (a notebook exported as a script) it is printed.
     """
     try:
         from myst_nb import glue as myst_glue
     except ImportError:
-        from IPython.display import display as show
-
+        try:
+            from IPython.display import display as show
+        except ImportError:  # a plain Python process (a notebook exported as a script)
+            show = print
         show(value)
         return
     myst_glue(name, value, display=display)

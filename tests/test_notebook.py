@@ -44,3 +44,10 @@ def test_glue_displays_the_value_without_myst_nb(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "myst_nb", None)  # import fails as in Colab
     glue("answer", 4242, display=False)
     assert "4242" in capsys.readouterr().out
+
+
+def test_glue_prints_without_ipython(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "myst_nb", None)
+    monkeypatch.setitem(sys.modules, "IPython.display", None)
+    glue("answer", 4343)
+    assert capsys.readouterr().out == "4343\n"
