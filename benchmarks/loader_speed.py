@@ -18,6 +18,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import platform
 import statistics
@@ -117,6 +118,8 @@ def main() -> None:
                     if device.type == "cuda"
                     else platform.processor(),
                     "threads": torch.get_num_threads(),
+                    "textbook_workers": args.workers,
+                    "date": datetime.date.today().isoformat(),
                     "unit": unit,
                     "textbook_seconds": textbook,
                     "aeutils_seconds": ours,

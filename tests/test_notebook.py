@@ -31,7 +31,7 @@ def test_unknown_size_is_rejected(monkeypatch):
 
 def test_glue_uses_myst_nb_when_present(monkeypatch):
     calls = []
-    import myst_nb
+    myst_nb = pytest.importorskip("myst_nb")
 
     monkeypatch.setattr(
         myst_nb, "glue", lambda name, value, display: calls.append((name, value, display))

@@ -220,3 +220,19 @@ def test_an_mlp_autoencoder_learns_real_digits():
     # Predicting the mean image scores about 52 per image on MNIST; the model must do better.
     mean_image_error = ((held_out - train.mean(0)) ** 2).sum(dim=(1, 2, 3)).mean().item()
     assert trained < 0.8 * mean_image_error < untrained
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("amp", [False, True])
+def test_fit_and_evaluate_on_cuda(amp):
+    torch.manual_seed(0)
+    basis = torch.randn(2, 6)
+    x = torch.randn(512, 2) @ basis
+    model = TinyAE()
+    config = TrainConfig(epochs=20, batch_size=64, lr=1e-2, device="cuda", amp=amp, progress=False)
+    history = fit(model, TensorLoader(x, batch_size=64, device="cuda"), mse, config)
+    assert next(model.parameters()).device.type == "cuda"
+    assert history.train["loss"][-1] < 0.1 * history.train["loss"][0]
+    scores = evaluate(model, x, mse)  # CPU data is moved to the model's device
+    assert scores["loss"] == pytest.approx(history.train["loss"][-1], rel=0.5, abs=0.05)
+    assert encode_all(model, x).device.type == "cpu"
