@@ -20,6 +20,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 BADGE_IMAGE = "../book/_static/colab-badge.svg"
 BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
+TITLE_RE = re.compile(r"(\([\w-]+\)=\n)?# \S")
 SETUP_MARK = "# Setup: in Colab, install aeutils"
 REQUIRED_HEADINGS = ("Goals", "Summary", "Exercises")
 
@@ -44,8 +45,8 @@ def setup_source() -> str:
         "import sys\n"
         "\n"
         'if "google.colab" in sys.modules:\n'
-        f'    %pip install --quiet "aeutils @ git+{url}"\n'
-    )
+        f'    %pip install --quiet "aeutils @ git+{url}"'
+    )  # no final newline: ruff format strips it from notebook cells
 
 
 def source(cell: dict) -> str:
@@ -56,8 +57,8 @@ def problems(path: Path, fix: bool) -> list[str]:
     nb = json.loads(path.read_text())
     found = []
     cells = nb["cells"]
-    if not cells or cells[0]["cell_type"] != "markdown" or not source(cells[0]).startswith("# "):
-        found.append("the first cell must be markdown starting with the '# Title'")
+    if not cells or cells[0]["cell_type"] != "markdown" or not TITLE_RE.match(source(cells[0])):
+        found.append("the first cell must be markdown: an optional '(label)=' line, then '# Title'")
         return found
     first = source(cells[0])
     if not BADGE_RE.search(first):
