@@ -7,4 +7,6 @@ export AEUTILS_SIZE="${AEUTILS_SIZE:-book}"
 export AEUTILS_PROGRESS="${AEUTILS_PROGRESS:-0}"
 echo "==> building the book in '$AEUTILS_SIZE' size"
 jupyter-book build . -W -n --keep-going "$@"
+echo "==> execution time per chapter (from Jupyter Book's cache)"
+python scripts/time_book.py --from-cache _build/.jupyter_cache
 echo "==> open _build/html/index.html"
