@@ -39,6 +39,22 @@ def pick(*, smoke: T, book: T) -> T:
     return smoke if run_size() == "smoke" else book
 
 
+def _register_figure_formatter() -> None:
+    """Let Jupyter render a Figure as PNG even when pyplot was never used.
+
+    aeutils.plotting builds Figures without pyplot, so the inline backend may not have
+    registered its formatter yet; a glued Figure would then be stored as the text
+    ``<Figure size ...>``. Outside an IPython kernel this does nothing.
+    """
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats("png")
+
+
 def glue(name: str, value: Any, display: bool = True) -> None:
     """Make ``value`` available to the book's text under ``name``.
 
@@ -48,6 +64,8 @@ def glue(name: str, value: Any, display: bool = True) -> None:
     ``display`` says, so the reader still sees every number and figure; without IPython
     either (a notebook exported as a script) it is printed.
     """
+    if type(value).__module__.startswith("matplotlib"):
+        _register_figure_formatter()
     try:
         from myst_nb import glue as myst_glue
     except ImportError:

@@ -51,3 +51,20 @@ def test_glue_prints_without_ipython(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "IPython.display", None)
     glue("answer", 4343)
     assert capsys.readouterr().out == "4343\n"
+
+
+def test_a_glued_figure_is_stored_as_png_in_a_real_kernel():
+    # aeutils.plotting never touches pyplot; glue must still store a PNG for Jupyter Book.
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("myst_nb")
+    code = (
+        "import torch\n"
+        "from aeutils.notebook import glue\n"
+        "from aeutils.plotting import image_grid\n"
+        'glue("grid", image_grid({"a": torch.rand(2, 1, 4, 4)}), display=False)'
+    )
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    nbclient.NotebookClient(nb, kernel_name="python3", timeout=120).execute()
+    (output,) = nb.cells[0].outputs
+    assert "application/papermill.record/image/png" in output["data"]
