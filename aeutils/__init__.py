@@ -20,6 +20,7 @@ from aeutils.data import (
     load_mnist,
     load_photographs,
 )
+from aeutils.hashing import ITQ, LSH, hamming_distances, pack_bits
 from aeutils.loader import TensorLoader
 from aeutils.losses import (
     bce_loss,
@@ -68,6 +69,8 @@ from aeutils.train import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "ITQ",
+    "LSH",
     "MODEL_CLASSES",
     "Autoencoder",
     "Checkpoint",
@@ -89,6 +92,7 @@ __all__ = [
     "fit",
     "gaussian_noise",
     "glue",
+    "hamming_distances",
     "jacobian_norm",
     "kl_objective",
     "kl_sparsity_penalty",
@@ -105,6 +109,7 @@ __all__ = [
     "masking_noise",
     "mean_average_precision",
     "mse_loss",
+    "pack_bits",
     "pick",
     "pick_device",
     "psnr",
