@@ -16,6 +16,9 @@ from __future__ import annotations
 import os
 from typing import Any, TypeVar
 
+import numpy as np
+import torch
+
 __all__ = ["SIZES", "glue", "pick", "run_size"]
 
 SIZES = ("smoke", "book")
@@ -62,8 +65,13 @@ def glue(name: str, value: Any, display: bool = True) -> None:
     ``{glue:text}`name:.2f``` and figures with ``{glue:figure}`` (caption and alt text).
     Without myst-nb (Colab, a plain Jupyter) the value is displayed instead, whatever
     ``display`` says, so the reader still sees every number and figure; without IPython
-    either (a notebook exported as a script) it is printed.
+    either (a notebook exported as a script) it is printed. NumPy scalars and 0-d tensors are
+    converted to Python numbers first, so that a format such as ``:.2f`` applies to them.
     """
+    if isinstance(value, np.generic) or (isinstance(value, torch.Tensor) and value.ndim == 0):
+        # A plain Python number, so the stored text is "0.5" rather than "np.float64(0.5)",
+        # which {glue:text}`name:.2f` could not format.
+        value = value.item()
     if type(value).__module__.startswith("matplotlib"):
         _register_figure_formatter()
     try:

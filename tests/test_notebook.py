@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
 import pytest
+import torch
 
 from aeutils.notebook import glue, pick, run_size
 
@@ -68,3 +70,21 @@ def test_a_glued_figure_is_stored_as_png_in_a_real_kernel():
     nbclient.NotebookClient(nb, kernel_name="python3", timeout=120).execute()
     (output,) = nb.cells[0].outputs
     assert "application/papermill.record/image/png" in output["data"]
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [(np.float64(0.7642), 0.7642), (np.int64(7), 7), (torch.tensor(2.5), 2.5)],
+)
+def test_glue_stores_numpy_and_torch_scalars_as_python_numbers(monkeypatch, value, expected):
+    # myst-nb stores repr(value) as text/plain and {glue:text}`name:.2f` parses it back with
+    # float(): "np.float64(0.7642)" cannot be parsed, "0.7642" can.
+    myst_nb = pytest.importorskip("myst_nb")
+    calls = []
+    monkeypatch.setattr(
+        myst_nb, "glue", lambda name, value, display: calls.append((name, value, display))
+    )
+    glue("number", value, display=False)
+    ((_, stored, _),) = calls
+    assert type(stored) is type(expected)
+    assert float(repr(stored)) == expected
