@@ -259,7 +259,7 @@ class ITQ:
     2. fix ``B``: orthogonal Procrustes, with the SVD ``B^T V = S Omega S_hat^T``,
        ``R = S_hat S^T``.
 
-    Neither step can increase the loss, so :attr:`quantisation_losses_` is non-increasing.
+    Neither step can increase the loss, so ``quantisation_losses_`` is non-increasing.
 
     Args:
         n_bits: Code length, at most the number of features (and of training items).
