@@ -3,6 +3,9 @@
     python scripts/notebooks.py sync    # write the Colab badge and setup cell into every notebook
     python scripts/notebooks.py check   # fail if a notebook has outputs or is out of sync
 
+Chapters are ``notebooks/NN_*.ipynb``; notebook pages in ``book/`` (such as the results page)
+are only checked for stripped outputs.
+
 The repository URL lives in one place, ``_config.yml`` (``repository.url``); this script
 derives each notebook's Colab link and the ``pip install`` line of its setup cell from it.
 """
@@ -84,12 +87,28 @@ def problems(path: Path, fix: bool) -> list[str]:
     for heading in REQUIRED_HEADINGS:
         if not re.search(rf"^#+\s*{heading}\b", text, re.M):
             found.append(f"no '{heading}' section")
+    found += output_problems(cells, fix)
+    if fix:
+        path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    return found
+
+
+def output_problems(cells: list[dict], fix: bool) -> list[str]:
+    """Outputs and execution counts left in code cells (removed when ``fix``)."""
+    found = []
     for i, cell in enumerate(cells):
         if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count")):
             if fix:
                 cell["outputs"], cell["execution_count"] = [], None
             else:
                 found.append(f"cell {i} has outputs or an execution count (strip them)")
+    return found
+
+
+def page_problems(path: Path, fix: bool) -> list[str]:
+    """A notebook page of book/ (not a chapter: no badge, setup cell or required sections)."""
+    nb = json.loads(path.read_text())
+    found = output_problems(nb["cells"], fix)
     if fix:
         path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
     return found
@@ -100,10 +119,14 @@ def main() -> int:
     parser.add_argument("command", choices=["sync", "check"])
     parser.add_argument("paths", nargs="*", type=Path)
     args = parser.parse_args()
-    paths = args.paths or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    paths = args.paths or [
+        *sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")),
+        *sorted((ROOT / "book").glob("*.ipynb")),
+    ]
     failed = False
     for path in paths:
-        for problem in problems(path, fix=args.command == "sync"):
+        check = page_problems if path.resolve().parent == ROOT / "book" else problems
+        for problem in check(path, fix=args.command == "sync"):
             print(f"{path.relative_to(ROOT) if path.is_absolute() else path}: {problem}")
             failed = True
     print(f"{len(paths)} notebooks {'synced' if args.command == 'sync' else 'checked'}")
