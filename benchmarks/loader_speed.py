@@ -21,7 +21,9 @@ import argparse
 import datetime
 import json
 import platform
+import shlex
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -120,6 +122,7 @@ def main() -> None:
                     "threads": torch.get_num_threads(),
                     "textbook_workers": args.workers,
                     "date": datetime.date.today().isoformat(),
+                    "command": shlex.join(["python", "benchmarks/loader_speed.py", *sys.argv[1:]]),
                     "unit": unit,
                     "textbook_seconds": textbook,
                     "aeutils_seconds": ours,
