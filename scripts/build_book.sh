@@ -6,6 +6,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
 export AEUTILS_SIZE="${AEUTILS_SIZE:-book}"
 export AEUTILS_PROGRESS="${AEUTILS_PROGRESS:-0}"
 echo "==> building the book in '$AEUTILS_SIZE' size"
+# The results page reads reproductions/results/*.json; Sphinx re-reads only changed pages.
+touch book/results.ipynb
 jupyter-book build . -W -n --keep-going "$@"
 echo "==> execution time per chapter (from Jupyter Book's cache)"
 python scripts/time_book.py --from-cache _build/.jupyter_cache
