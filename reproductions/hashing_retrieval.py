@@ -10,7 +10,9 @@ order among ties).
 Hashes: random-hyperplane LSH and iterative quantisation (ITQ) from ``aeutils.hashing``, and an
 autoencoder's semantic hash (Salakhutdinov & Hinton): an MLP autoencoder whose code layer is a
 sigmoid of the pre-activation plus Gaussian noise during training, which pushes the code units
-towards 0 or 1; the hash is the code thresholded at 0.5.
+towards 0 or 1; the hash is the code thresholded at 0.5. As in the book's retrieval chapter, the
+pre-activations are batch-normalised and the noise grows linearly over the first half of
+training. Target (the issue's): the autoencoder's 32-bit hashes above ITQ's at 32 bits.
 
     python reproductions/hashing_retrieval.py          # full budget
     python reproductions/hashing_retrieval.py --quick  # CI: tiny subsets, 1 epoch
@@ -19,6 +21,7 @@ towards 0 or 1; the hash is the code thresholded at 0.5.
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 
 import torch
@@ -34,7 +37,7 @@ from common import (
 from torch import Tensor, nn
 
 import aeutils
-from aeutils import MLPAutoencoder, TrainConfig, fit, load_mnist, mse_loss
+from aeutils import TrainConfig, bce_loss, fit, load_mnist
 from aeutils.hashing import ITQ, LSH, hamming_distances, pack_bits
 from aeutils.metrics import average_precision, ranked_relevance
 
@@ -59,13 +62,49 @@ def hamming_map(
     return torch.cat(aps).mean().item()
 
 
-def semantic_hashing_objective(noise_std: float) -> aeutils.train.LossFn:
-    """Squared error of ``decode(sigmoid(a + noise_std * eps))``, ``a`` the code pre-activation."""
+class HashingAutoencoder(nn.Module):
+    """784 -> hidden -> n_bits batch-normalised pre-activations; code -> hidden (reversed) -> 784.
+
+    The model of the book's retrieval chapter, with the hidden sizes as arguments.
+
+    Shape: input (B, 1, 28, 28); encode -> (B, n_bits); decode (B, n_bits) -> (B, 1, 28, 28).
+    """
+
+    def __init__(self, n_bits: int, hidden: tuple[int, ...]) -> None:
+        super().__init__()
+        sizes = [784, *hidden]
+        encoder: list[nn.Module] = [nn.Flatten()]
+        for n_in, n_out in itertools.pairwise(sizes):
+            encoder += [nn.Linear(n_in, n_out), nn.ReLU()]
+        encoder += [nn.Linear(sizes[-1], n_bits), nn.BatchNorm1d(n_bits)]
+        back = [n_bits, *reversed(hidden)]
+        decoder: list[nn.Module] = []
+        for n_in, n_out in itertools.pairwise(back):
+            decoder += [nn.Linear(n_in, n_out), nn.ReLU()]
+        decoder += [nn.Linear(back[-1], 784), nn.Sigmoid(), nn.Unflatten(1, (1, 28, 28))]
+        self.encoder, self.decoder = nn.Sequential(*encoder), nn.Sequential(*decoder)
+
+    def encode(self, x: Tensor) -> Tensor:
+        return self.encoder(x)  # (B, n_bits): the pre-activations a
+
+    def decode(self, h: Tensor) -> Tensor:
+        return self.decoder(h)  # (B, 1, 28, 28)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.decode(torch.sigmoid(self.encode(x)))  # noise-free reconstruction
+
+
+def semantic_hashing_objective(noise_std: float, ramp_steps: float) -> aeutils.train.LossFn:
+    """Cross-entropy of ``decode(sigmoid(a + s * eps))``; ``s`` grows to ``noise_std`` linearly."""
+    steps = 0
 
     def loss_fn(model: nn.Module, x: Tensor) -> dict[str, Tensor]:
-        a = model.encode(x)  # (B, bits): linear code
-        code = torch.sigmoid(a + noise_std * torch.randn_like(a))
-        recon = mse_loss(model.decode(code), x)
+        nonlocal steps
+        steps += 1
+        s = noise_std * min(1.0, steps / ramp_steps)
+        a = model.encode(x)  # (B, bits): batch-normalised pre-activations
+        code = torch.sigmoid(a + s * torch.randn_like(a))
+        recon = bce_loss(model.decode(code), x)
         return {"loss": recon, "recon": recon}
 
     return loss_fn
@@ -81,13 +120,12 @@ def autoencoder_bits(
 ) -> tuple[Tensor, Tensor, dict[str, float]]:
     """Train a semantic-hashing autoencoder on the database; return database and query bits."""
 
-    def make_model() -> MLPAutoencoder:
+    def make_model() -> HashingAutoencoder:
         torch.manual_seed(args.seed)
-        return MLPAutoencoder(
-            hidden_sizes=tuple(args.hidden), code_size=n_bits, code_activation=None
-        )
+        return HashingAutoencoder(n_bits, tuple(args.hidden))
 
-    objective = semantic_hashing_objective(args.code_noise)
+    steps_per_epoch = -(-len(x_db) // args.batch_size)
+    ramp = steps_per_epoch * args.epochs / 2
     config = TrainConfig(
         epochs=args.epochs,
         lr=args.lr,
@@ -96,10 +134,12 @@ def autoencoder_bits(
         seed=args.seed,
     )
     if first:
-        epoch_s = seconds_per_epoch(make_model(), x_db, objective, config)
+        epoch_s = seconds_per_epoch(
+            make_model(), x_db, semantic_hashing_objective(args.code_noise, ramp), config
+        )
         print_estimate(f"{len(args.bits)} autoencoders", epoch_s, 1, len(args.bits) * args.epochs)
     model = make_model()
-    history = fit(model, x_db, objective, config)
+    history = fit(model, x_db, semantic_hashing_objective(args.code_noise, ramp), config)
     a_db = aeutils.encode_all(model, x_db)
     code = torch.sigmoid(a_db)
     stats = {
@@ -116,7 +156,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10, help="autoencoder epochs")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--hidden", type=int, nargs="+", default=[512, 256])
+    parser.add_argument("--hidden", type=int, nargs="+", default=[256])
     parser.add_argument("--code-noise", type=float, default=4.0, help="std of the code noise")
     parser.add_argument("--itq-iter", type=int, default=50)
     args = parser.parse_args()
@@ -182,10 +222,7 @@ def main() -> None:
                 "ITQ",
             )
         )
-    met = all(
-        scores["autoencoder"][b] > scores["LSH"][b] and scores["ITQ"][b] > scores["LSH"][b]
-        for b in map(str, args.bits)
-    )
+    met = "32" in scores["ITQ"] and scores["autoencoder"]["32"] > scores["ITQ"]["32"]
     result = build_result(
         protocol=NAME,
         title="MNIST retrieval by Hamming ranking: mAP of LSH, ITQ and autoencoder hashes",
@@ -195,7 +232,7 @@ def main() -> None:
         wall_seconds=time.perf_counter() - start,
         rows=rows,
         metrics={"map": scores, "autoencoder": ae_stats},
-        target="at every code length, ITQ and the autoencoder hash both beat LSH",
+        target="the autoencoder's 32-bit hashes above ITQ at 32 bits (mAP, same run)",
         target_met=met,
         hyperparameters={k: v for k, v in vars(args).items() if k not in {"out", "device"}},
         seeds=[args.seed],
