@@ -48,6 +48,14 @@ def _check_matrix(x: object, name: str) -> Tensor:
     return x.detach()
 
 
+def _check_fitted_input(x: object, mean: Tensor) -> Tensor:
+    """``x`` as float32 on the CPU, checked to have the fitted mean's number of features."""
+    x = _check_matrix(x, "x").cpu().to(torch.float32)
+    if x.shape[1] != mean.shape[0]:
+        raise ValueError(f"x must have {mean.shape[0]} features (as in fit), got {x.shape[1]}")
+    return x
+
+
 def _signs(x: Tensor) -> Tensor:
     """Elementwise sign in {-1, +1}, in ``x``'s dtype, with sign(0) = +1."""
     return torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
@@ -234,11 +242,7 @@ class LSH:
         """
         if self.mean_ is None or self.hyperplanes_ is None:
             raise RuntimeError("LSH is not fitted yet: call fit(x) first")
-        x = _check_matrix(x, "x").cpu().to(torch.float32)
-        if x.shape[1] != self.mean_.shape[0]:
-            raise ValueError(
-                f"x must have {self.mean_.shape[0]} features (as in fit), got {x.shape[1]}"
-            )
+        x = _check_fitted_input(x, self.mean_)  # (M, D)
         return (x - self.mean_) @ self.hyperplanes_ >= 0  # (M, B)
 
 
@@ -361,10 +365,6 @@ class ITQ:
         """
         if self.mean_ is None or self.components_ is None or self.rotation_ is None:
             raise RuntimeError("ITQ is not fitted yet: call fit(x) first")
-        x = _check_matrix(x, "x").cpu().to(torch.float32)
-        if x.shape[1] != self.mean_.shape[0]:
-            raise ValueError(
-                f"x must have {self.mean_.shape[0]} features (as in fit), got {x.shape[1]}"
-            )
+        x = _check_fitted_input(x, self.mean_)  # (M, D)
         v = ((x - self.mean_) @ self.components_).to(torch.float64)  # (M, B)
         return v @ self.rotation_ >= 0  # (M, B)
