@@ -38,28 +38,10 @@ from torch import Tensor, nn
 
 import aeutils
 from aeutils import TrainConfig, bce_loss, fit, load_mnist
-from aeutils.hashing import ITQ, LSH, hamming_distances, pack_bits
-from aeutils.metrics import average_precision, ranked_relevance
+from aeutils.hashing import ITQ, LSH
+from aeutils.metrics import mean_average_precision
 
 NAME = "hashing_retrieval"
-
-
-def hamming_map(
-    query_bits: Tensor, db_bits: Tensor, query_labels: Tensor, db_labels: Tensor, chunk: int = 100
-) -> float:
-    """mAP of Hamming ranking over the full database (ties as one group), in [0, 1].
-
-    Shape: query_bits (Q, B) bool; db_bits (N, B) bool; labels (Q,) and (N,).
-    """
-    db_packed = pack_bits(db_bits)
-    aps = []
-    for start in range(0, len(query_bits), chunk):
-        stop = start + chunk
-        distances = hamming_distances(pack_bits(query_bits[start:stop]), db_packed)  # (q, N)
-        sorted_distances, ranking = torch.sort(distances, dim=1, stable=True)
-        relevant = ranked_relevance(ranking, query_labels[start:stop], db_labels)
-        aps.append(average_precision(relevant, sorted_distances))
-    return torch.cat(aps).mean().item()
 
 
 class HashingAutoencoder(nn.Module):
@@ -195,7 +177,9 @@ def main() -> None:
             "autoencoder": (ae_db, ae_query),
         }
         for method, (db_bits, query_bits) in codes.items():
-            scores[method][str(n_bits)] = hamming_map(query_bits, db_bits, y_query, y_db)
+            scores[method][str(n_bits)] = mean_average_precision(
+                query_bits.float(), db_bits.float(), y_query, y_db, metric="hamming", chunk_size=100
+            )
         print(
             f"{n_bits} bits: mAP LSH {scores['LSH'][str(n_bits)]:.4f}, "
             f"ITQ {scores['ITQ'][str(n_bits)]:.4f}, "
