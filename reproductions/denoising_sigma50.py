@@ -8,15 +8,19 @@ over all pixels of all 10,000 test images (``aeutils.psnr(..., reduction="pooled
 
 Baseline: projection onto the top-k principal components of the clean training images, k chosen
 on held-out validation images. Ours: ``aeutils.ConvAutoencoder`` trained with
-``aeutils.denoising_objective`` on the same training images. Target: at least 4 dB above PCA.
+``aeutils.denoising_objective`` on the same training images, with Adam at 1e-3 and then a few
+epochs at 1e-4; the state kept is the one (before or after the lower rate) with the higher
+validation PSNR. Target: at least 4 dB above PCA.
 
-    python reproductions/denoising_sigma50.py           # full budget (CPU: about 10 min)
+    python reproductions/denoising_sigma50.py           # full budget (2 CPU cores: about 15 min)
     python reproductions/denoising_sigma50.py --quick   # CI: tiny subset, 1 epoch
 """
 
 from __future__ import annotations
 
+import copy
 import time
+from dataclasses import replace
 
 import torch
 from common import (
@@ -59,8 +63,10 @@ def pooled_psnr(denoised: Tensor, clean: Tensor) -> float:
 
 def main() -> None:
     parser = make_parser(__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--epochs", type=int, default=25, help="epochs at --lr")
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--low-lr-epochs", type=int, default=10, help="then epochs at --low-lr")
+    parser.add_argument("--low-lr", type=float, default=1e-4)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--channels", type=int, nargs="+", default=[32, 64])
     parser.add_argument("--code-size", type=int, default=128)
@@ -69,7 +75,7 @@ def main() -> None:
     start = time.perf_counter()
     device = aeutils.pick_device(args.device)
     if args.quick:
-        args.epochs, args.val_images = 1, 200
+        args.epochs, args.low_lr_epochs, args.val_images = 1, 1, 200
 
     x_all, _ = load_mnist("train")
     x_test, _ = load_mnist("test")
@@ -103,10 +109,19 @@ def main() -> None:
         seed=args.seed,
     )
     epoch_s = seconds_per_epoch(make_model(), x_train, objective, config, max_samples=3000)
-    print_estimate("DAE training", epoch_s, 1, args.epochs)
+    print_estimate("DAE training", epoch_s, 1, args.epochs + args.low_lr_epochs)
     model = make_model()
     history = fit(model, x_train, objective, config)
-    dae_val = pooled_psnr(aeutils.reconstruct_all(model, noisy_val), x_val)
+    val_by_phase = {"lr": pooled_psnr(aeutils.reconstruct_all(model, noisy_val), x_val)}
+    if args.low_lr_epochs > 0:
+        before = copy.deepcopy(model.state_dict())
+        low = replace(config, epochs=args.low_lr_epochs, lr=args.low_lr, seed=args.seed + 2)
+        history = fit(model, x_train, objective, low)
+        val_by_phase["low_lr"] = pooled_psnr(aeutils.reconstruct_all(model, noisy_val), x_val)
+        if val_by_phase["lr"] > val_by_phase["low_lr"]:  # validation decides, never the test
+            model.load_state_dict(before)
+    kept = max(val_by_phase, key=val_by_phase.get)
+    dae_val = val_by_phase[kept]
     dae_db = pooled_psnr(aeutils.reconstruct_all(model, noisy_test), x_test)
     gain = dae_db - pca_db
     print(f"DAE: test PSNR {dae_db:.2f} dB ({gain:+.2f} dB over PCA-{best_k})")
@@ -125,6 +140,8 @@ def main() -> None:
         metrics={
             "dae_test_psnr_db": dae_db,
             "dae_val_psnr_db": dae_val,
+            "dae_val_psnr_db_by_phase": val_by_phase,
+            "kept_phase": kept,
             "pca_test_psnr_db": pca_db,
             "pca_k": best_k,
             "pca_val_psnr_db": {str(k): v for k, v in val_scores.items()},
@@ -143,6 +160,8 @@ def main() -> None:
             "code_size": args.code_size,
             "epochs": args.epochs,
             "lr": args.lr,
+            "low_lr_epochs": args.low_lr_epochs,
+            "low_lr": args.low_lr,
             "batch_size": args.batch_size,
             "train_images": len(x_train),
             "val_images": len(x_val),
@@ -153,7 +172,8 @@ def main() -> None:
         notes="PSNR convention: outputs clipped to [0, 1] and rounded to 8 bits, then pooled "
         "PSNR = 10 log10(1 / MSE) with the MSE over all pixels of all test images (not the mean "
         "of per-image PSNRs). Noise: N(0, (50/255)^2) per pixel, added to the [0, 1] image, not "
-        "clipped; one fixed draw for validation and test (seed + 1).",
+        "clipped; one fixed draw for validation and test (seed + 1). The learning-rate drop "
+        "restarts Adam (aeutils.fit builds a new optimiser).",
     )
     write_result(result, args.out or default_out(NAME, args.quick))
 
