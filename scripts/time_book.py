@@ -3,12 +3,16 @@
     python scripts/time_book.py                   # book size, print a Markdown table
     python scripts/time_book.py --update-readme   # ...and replace the table in README.md
     python scripts/time_book.py --from-cache _build/.jupyter_cache --update-readme
+    python scripts/time_book.py --from-cache _build/.jupyter_cache \
+        --json benchmarks/results/book_time_<device>.json   # a record for the results page
 
 Each notebook runs from scratch in a fresh kernel (as a cold Jupyter Book cache does), one
 after the other, in the size given by ``AEUTILS_SIZE`` (default ``book``). With
 ``--from-cache`` nothing runs: the times are those Jupyter Book recorded when it executed
 the notebooks in its last build (run this on the machine that built it). The device (CUDA,
-MPS or the CPU and its thread count) is recorded beside the times.
+MPS or the CPU and its thread count) is recorded beside the times. With ``--json`` the times
+are also written as a small record (device, date, size, per-chapter seconds, git commit,
+command) that the book's results page reads from ``benchmarks/results/book_time*.json``.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import datetime
 import json
 import os
 import re
+import shlex
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -46,8 +52,15 @@ def run(path: Path) -> float:
     return time.perf_counter() - start
 
 
-def cached_times(cache_path: Path, paths: list[Path]) -> list[tuple[str, float]]:
-    """Execution times that Jupyter Book stored in its cache, newest record per notebook."""
+def cached_times(
+    cache_path: Path, paths: list[Path]
+) -> tuple[list[tuple[str, float]], datetime.datetime]:
+    """Execution times that Jupyter Book stored in its cache, newest record per notebook.
+
+    Returns:
+        ``(rows, when)``: ``(notebook stem, seconds)`` per notebook, and when the newest of
+        those records was written.
+    """
     from jupyter_cache import get_cache
 
     latest: dict[str, tuple[object, float]] = {}
@@ -58,27 +71,41 @@ def cached_times(cache_path: Path, paths: list[Path]) -> list[tuple[str, float]]
     missing = [p.stem for p in paths if p.stem not in latest]
     if missing:
         raise SystemExit(f"no execution time in {cache_path} for {missing}: build the book first")
-    return [(p.stem, latest[p.stem][1]) for p in paths]
+    rows = [(p.stem, latest[p.stem][1]) for p in paths]
+    return rows, max(latest[p.stem][0] for p in paths)
+
+
+def git_commit() -> str | None:
+    """The checked-out commit, or ``None`` outside a git checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.stdout.strip()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--update-readme", action="store_true")
     parser.add_argument("--from-cache", type=Path, default=None, help="a Jupyter Book cache")
+    parser.add_argument("--json", type=Path, default=None, help="also write a JSON record here")
     parser.add_argument("notebooks", nargs="*", type=Path)
     args = parser.parse_args()
     os.environ.setdefault("AEUTILS_SIZE", "book")
     os.environ.setdefault("AEUTILS_PROGRESS", "0")
     paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if args.from_cache is not None:
-        rows = cached_times(args.from_cache, paths)
+        rows, built = cached_times(args.from_cache, paths)
+        when = built.date().isoformat()
     else:
+        when = datetime.date.today().isoformat()
         rows = []
         for path in paths:
             rows.append((path.stem, run(path)))
             print(f"{path.stem}: {rows[-1][1]:.0f} s", flush=True)
     total = sum(seconds for _, seconds in rows)
-    when = datetime.date.today().isoformat()
     size = os.environ["AEUTILS_SIZE"]
     how = "Jupyter Book's build (cold cache)" if args.from_cache else "`scripts/time_book.py`"
     lines = [
@@ -95,6 +122,23 @@ def main() -> int:
     (ROOT / "_build" / "timings.json").write_text(
         json.dumps({"date": when, "device": device(), "seconds": dict(rows)}, indent=2)
     )
+    if args.json is not None:
+        record = {
+            "benchmark": "book_time",
+            "source": "Jupyter Book build, cold cache" if args.from_cache else "time_book.py",
+            "size": size,
+            "device": device(),
+            "date": when,
+            "seconds": dict(rows),
+            "total_seconds": total,
+            "torch": torch.__version__,
+            # A cache does not record which commit it executed: only a live run knows.
+            "git_commit": None if args.from_cache else git_commit(),
+            "command": shlex.join(["python", "scripts/time_book.py", *sys.argv[1:]]),
+        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(record, indent=2) + "\n")
+        print(f"wrote {args.json}")
     if args.update_readme:
         readme = ROOT / "README.md"
         text = readme.read_text()
