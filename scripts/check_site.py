@@ -2,7 +2,8 @@
 
 For each page in the table of contents: it loads, its title is the page's heading, every
 image has loaded (natural width > 0), math is typeset (MathJax ran and no raw ``$$`` is
-left in the text), no cell output holds a Python traceback, every internal link points
+left in the text), no cell output holds a Python traceback or a Markdown table left as
+text (its ``|---|`` row showing: the output was not parsed as MyST), every internal link points
 to a file that exists, and nothing is fetched from outside the build (the book works
 offline). One screenshot per page goes to ``--screenshots``.
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import functools
 import http.server
+import re
 import shutil
 import sys
 import threading
@@ -26,6 +28,9 @@ import yaml
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
+# Two cells of a pipe table's separator row left as text: "|---|---|" (Sphinx may turn "---"
+# into "—", and a paragraph's innerText has no line breaks, so no anchors).
+TABLE_AS_TEXT = re.compile(r"\|\s*:?[-—–]+:?\s*\|\s*:?[-—–]+:?\s*\|")
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -108,6 +113,10 @@ def check_page(page, base: str, html_root: Path, doc: str, shots: Path | None) -
     for output in info["outputs"]:
         if "Traceback (most recent call last)" in output or "---> " in output:
             errors.append(f"{doc}: a cell output contains a Python traceback")
+            break
+    for output in info["outputs"]:
+        if TABLE_AS_TEXT.search(output):
+            errors.append(f"{doc}: a Markdown table in a cell output was not rendered")
             break
     for link in info["links"]:
         target, _ = urldefrag(link)
