@@ -23,7 +23,6 @@ import json
 import os
 import re
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,6 +32,9 @@ import torch
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "reproductions"))
+from common import git_commit  # noqa: E402  (the reproductions' provenance helper)
+
 START, END = "<!-- timings:start -->", "<!-- timings:end -->"
 
 
@@ -73,17 +75,6 @@ def cached_times(
         raise SystemExit(f"no execution time in {cache_path} for {missing}: build the book first")
     rows = [(p.stem, latest[p.stem][1]) for p in paths]
     return rows, max(latest[p.stem][0] for p in paths)
-
-
-def git_commit() -> str | None:
-    """The checked-out commit, or ``None`` outside a git checkout."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return out.stdout.strip()
 
 
 def main() -> int:
