@@ -7,8 +7,9 @@ epochs, sweep grids and seeds with :func:`pick`::
 
 ``book`` is the default: a reader who runs a notebook gets the numbers the book prints.
 
-:func:`glue` stores a value for the book's prose (``{glue:text}`name```) when the notebook
-runs under Jupyter Book, and simply displays it elsewhere (Colab, a plain Jupyter).
+:func:`glue` stores a value for the book's prose (``{glue:text}`name```). ``display=False``
+keeps it silent everywhere; a value that is shown is labelled with its name, so a reader never
+meets a bare number under a cell (in the rendered book, in Colab or in a plain Jupyter).
 """
 
 from __future__ import annotations
@@ -61,12 +62,13 @@ def _register_figure_formatter() -> None:
 def glue(name: str, value: Any, display: bool = True) -> None:
     """Make ``value`` available to the book's text under ``name``.
 
-    Under Jupyter Book this is ``myst_nb.glue``: the prose quotes the value with
+    Under Jupyter Book the value is stored with ``myst_nb.glue``: the prose quotes it with
     ``{glue:text}`name:.2f``` and figures with ``{glue:figure}`` (caption and alt text).
-    Without myst-nb (Colab, a plain Jupyter) the value is displayed instead, whatever
-    ``display`` says, so the reader still sees every number and figure; without IPython
-    either (a notebook exported as a script) it is printed. NumPy scalars and 0-d tensors are
-    converted to Python numbers first, so that a format such as ``:.2f`` applies to them.
+    Without myst-nb (Colab, a plain Jupyter) nothing is stored. In both cases ``display=False``
+    shows nothing, and ``display=True`` shows the value labelled with its name (``name = 0.25``;
+    a figure or other rich object after a ``name:`` line), never a bare value. Without IPython
+    (a notebook exported as a script) the label and value are printed. NumPy scalars and 0-d
+    tensors are converted to Python numbers first, so that a format such as ``:.2f`` applies.
     """
     if isinstance(value, np.generic) or (isinstance(value, torch.Tensor) and value.ndim == 0):
         # A plain Python number, so the stored text is "0.5" rather than "np.float64(0.5)",
@@ -77,10 +79,21 @@ def glue(name: str, value: Any, display: bool = True) -> None:
     try:
         from myst_nb import glue as myst_glue
     except ImportError:
-        try:
-            from IPython.display import display as show
-        except ImportError:  # a plain Python process (a notebook exported as a script)
-            show = print
-        show(value)
+        pass
+    else:
+        myst_glue(name, value, display=False)
+    if display:
+        _show_labelled(name, value)
+
+
+def _show_labelled(name: str, value: Any) -> None:
+    """Show ``value`` with its name: one text line for scalars, a label line before the rest."""
+    if value is None or isinstance(value, (bool, int, float, complex, str)):
+        print(f"{name} = {value!r}")
         return
-    myst_glue(name, value, display=display)
+    print(f"{name}:")
+    try:
+        from IPython.display import display as show
+    except ImportError:  # a plain Python process (a notebook exported as a script)
+        show = print
+    show(value)
