@@ -2,12 +2,17 @@
 
     python scripts/notebooks.py sync    # write the Colab badge and setup cell into every notebook
     python scripts/notebooks.py check   # fail if a notebook has outputs or is out of sync
+    python scripts/notebooks.py sync --repository https://github.com/OWNER/NAME   # a fork
 
 Chapters are ``notebooks/NN_*.ipynb``; notebook pages in ``book/`` (such as the results page)
 are only checked for stripped outputs.
 
 The repository URL lives in one place, ``_config.yml`` (``repository.url``); this script
 derives each notebook's Colab link and the ``pip install`` line of its setup cell from it.
+``sync --repository URL`` first writes URL there (a workflow in a fork publishes its own book).
+The Colab badges open the reader notebooks (``scripts/reader_notebooks.py``) on the branch
+``repository.reader_branch``; the published site is ``html.baseurl`` when set, else the
+repository's GitHub Pages address.
 """
 
 from __future__ import annotations
@@ -24,32 +29,108 @@ ROOT = Path(__file__).resolve().parents[1]
 BADGE_IMAGE = "../book/_static/colab-badge.svg"
 BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
 TITLE_RE = re.compile(r"(\([\w-]+\)=\n)?# \S")
-SETUP_MARK = "# Setup: in Colab, install aeutils"
+SETUP_MARK = "# Setup: install aeutils"
 REQUIRED_HEADINGS = ("Goals", "Summary", "Exercises")
 
 
+def config() -> dict:
+    return yaml.safe_load((ROOT / "_config.yml").read_text())
+
+
 def repository() -> tuple[str, str]:
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    repo = config["repository"]
+    """The repository URL and its default branch, from _config.yml."""
+    repo = config()["repository"]
     return repo["url"].rstrip("/"), repo.get("branch", "main")
 
 
+def reader_branch() -> str:
+    """The branch that holds the reader notebooks, where the Colab badges point."""
+    return config()["repository"].get("reader_branch", "reader")
+
+
+def site_url() -> str:
+    """The published book: ``html.baseurl``, else GitHub Pages of the repository."""
+    base = (config().get("html") or {}).get("baseurl", "")
+    if base:
+        return base.rstrip("/") + "/"
+    owner, name = repository()[0].removeprefix("https://github.com/").split("/")[:2]
+    return f"https://{owner.lower()}.github.io/{name}/"
+
+
+def set_repository(url: str) -> None:
+    """Write ``url`` as ``repository.url`` in _config.yml, keeping the rest of the file."""
+    if not re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", url.rstrip("/")):
+        raise SystemExit(f"--repository must be https://github.com/OWNER/NAME, got {url!r}")
+    path = ROOT / "_config.yml"
+    text, count = re.subn(
+        r"(?m)^(repository:\n(?:[ \t]+.*\n)*?[ \t]+url:[ \t]*)\S+",
+        lambda m: m[1] + url.rstrip("/"),
+        path.read_text(),
+    )
+    if count != 1:
+        raise SystemExit("could not find repository.url in _config.yml")
+    path.write_text(text)
+
+
 def badge(path: Path) -> str:
-    url, branch = repository()
+    url, _ = repository()
     slug = url.removeprefix("https://github.com/")
-    link = f"https://colab.research.google.com/github/{slug}/blob/{branch}/notebooks/{path.name}"
+    link = (
+        f"https://colab.research.google.com/github/{slug}/blob/{reader_branch()}"
+        f"/notebooks/{path.name}"
+    )
     return f"[![Open In Colab]({BADGE_IMAGE})]({link})"
 
 
-def setup_source() -> str:
-    url, _ = repository()
+def setup_source(commit: str | None = None) -> str:
+    """The setup cell: install aeutils in Colab, or wherever it is missing.
+
+    The source notebooks install the default branch; a reader notebook passes the commit
+    the book was built from, so its code matches its outputs. Colab's own torch is kept:
+    pip leaves an installed torch alone when it satisfies aeutils' lower bound.
+    """
+    url, branch = repository()
     return (
-        f"{SETUP_MARK} from the book's repository (elsewhere it is already installed).\n"
+        f"{SETUP_MARK} where it is missing (in Colab, always).\n"
+        "import importlib.util\n"
+        "import subprocess\n"
         "import sys\n"
         "\n"
-        'if "google.colab" in sys.modules:\n'
-        f'    %pip install --quiet "aeutils @ git+{url}"'
+        f'AEUTILS = "aeutils @ git+{url}@{commit or branch}"\n'
+        'if "google.colab" in sys.modules or importlib.util.find_spec("aeutils") is None:\n'
+        '    print(f"Installing {AEUTILS} (an installed torch is kept) ...")\n'
+        '    subprocess.run([sys.executable, "-m", "pip", "install", "-q", AEUTILS], check=True)\n'
+        "    importlib.invalidate_caches()"
     )  # no final newline: ruff format strips it from notebook cells
+
+
+ADDRESS_PAGES = ("README.md", "book/preface.md")  # they tell readers where the book lives
+
+
+def addresses() -> list[tuple[re.Pattern, str]]:
+    """The published addresses that README and preface give, each derived from _config.yml."""
+    url, _ = repository()
+    return [
+        (re.compile(r"https://[\w-]+\.github\.io/[\w.-]+/"), site_url()),
+        (
+            re.compile(r"https://github\.com/[\w.-]+/[\w.-]+/tree/[\w.-]+/notebooks"),
+            f"{url}/tree/{reader_branch()}/notebooks",
+        ),
+        (re.compile(r'git\+https://github\.com/[\w.-]+/[\w.-]+(?=")'), f"git+{url}"),
+    ]
+
+
+def address_problems(path: Path, fix: bool) -> list[str]:
+    text = path.read_text()
+    new = text
+    for pattern, address in addresses():
+        new = pattern.sub(address, new)
+    if new == text:
+        return []
+    if fix:
+        path.write_text(new)
+        return []
+    return ["an address does not match _config.yml (run: scripts/notebooks.py sync)"]
 
 
 def source(cell: dict) -> str:
@@ -68,17 +149,17 @@ def problems(path: Path, fix: bool) -> list[str]:
         found.append("the first cell has no Colab badge")
     elif BADGE_RE.search(first).group(0) != badge(path):
         if fix:
-            cells[0]["source"] = BADGE_RE.sub(lambda _: badge(path), first)
+            cells[0]["source"] = BADGE_RE.sub(lambda _: badge(path), first).splitlines(True)
         else:
             found.append(
                 "the Colab badge does not match _config.yml (run: scripts/notebooks.py sync)"
             )
-    setup = [c for c in cells if c["cell_type"] == "code" and source(c).startswith(SETUP_MARK)]
+    setup = [c for c in cells if c["cell_type"] == "code" and source(c).startswith("# Setup:")]
     if not setup:
         found.append(f"no setup cell (a code cell starting with {SETUP_MARK!r})")
     elif source(setup[0]) != setup_source():
         if fix:
-            setup[0]["source"] = setup_source()
+            setup[0]["source"] = setup_source().splitlines(True)
         else:
             found.append(
                 "the setup cell does not match _config.yml (run: scripts/notebooks.py sync)"
@@ -118,7 +199,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["sync", "check"])
     parser.add_argument("paths", nargs="*", type=Path)
+    parser.add_argument(
+        "--repository", help="with sync: first write this URL as repository.url in _config.yml"
+    )
     args = parser.parse_args()
+    if args.repository:
+        if args.command != "sync":
+            parser.error("--repository goes with sync")
+        set_repository(args.repository)
     paths = args.paths or [
         *sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")),
         *sorted((ROOT / "book").glob("*.ipynb")),
@@ -129,6 +217,11 @@ def main() -> int:
         for problem in check(path, fix=args.command == "sync"):
             print(f"{path.relative_to(ROOT) if path.is_absolute() else path}: {problem}")
             failed = True
+    if not args.paths:
+        for page in ADDRESS_PAGES:
+            for problem in address_problems(ROOT / page, fix=args.command == "sync"):
+                print(f"{page}: {problem}")
+                failed = True
     print(f"{len(paths)} notebooks {'synced' if args.command == 'sync' else 'checked'}")
     return 1 if failed else 0
 
