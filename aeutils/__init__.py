@@ -1,126 +1,47 @@
 """aeutils: small, tested PyTorch utilities for the book *Autoencoders*.
 
-Everything a chapter imports is available from the top level::
+The public API has one rule. **The top level holds what a user's training script needs**: data
+sets, batching, models, losses and objectives, corruptions, the training loop, the metrics of
+reconstructions and codes, and checkpoints, so a script starts with one import::
 
     from aeutils import MLPAutoencoder, TrainConfig, fit, load_mnist, reconstruction_objective
 
-The modules read top to bottom: :mod:`~aeutils.data` (data sets), :mod:`~aeutils.loader`
-(fast batching), :mod:`~aeutils.models`, :mod:`~aeutils.losses` (losses, penalties and
-objectives), :mod:`~aeutils.noise` (corruptions), :mod:`~aeutils.train`,
-:mod:`~aeutils.metrics`, :mod:`~aeutils.plotting`, :mod:`~aeutils.checkpoints` and
-:mod:`~aeutils.notebook` (smoke or book sizes, glue).
+It re-exports exactly the public names (the ``__all__``) of those modules, so each module's
+``__all__`` is the one list of its names. **Everything else is imported from its submodule**:
+figures (``from aeutils.plotting import image_grid``), binary hashing and retrieval scores
+(:mod:`aeutils.hashing`, :mod:`aeutils.retrieval`), per-sample Jacobians (:mod:`aeutils.jacobian`),
+the book's notebook helpers (:mod:`aeutils.notebook`), run records (:mod:`aeutils.records`) and
+the argument checks (:mod:`aeutils.validation`).
+
+The modules, in reading order; each imports only modules listed before it:
+
+- :mod:`~aeutils.validation`: argument checks shared by every module;
+- :mod:`~aeutils.records`: provenance and JSON records of runs and benchmarks;
+- :mod:`~aeutils.data`: data sets; :mod:`~aeutils.loader`: fast in-memory batching;
+- :mod:`~aeutils.models`: linear, MLP, convolutional and semantic-hashing autoencoders;
+- :mod:`~aeutils.jacobian`: per-sample Jacobians of an encoder;
+- :mod:`~aeutils.losses`: losses, penalties and objectives; :mod:`~aeutils.noise`: corruptions;
+- :mod:`~aeutils.plotting`: figures; :mod:`~aeutils.train`: the training loop;
+- :mod:`~aeutils.metrics`: scores of reconstructions and codes;
+- :mod:`~aeutils.hashing`: packed binary codes, Hamming distances, LSH and ITQ;
+- :mod:`~aeutils.retrieval`: rankings, precision@k and mAP;
+- :mod:`~aeutils.checkpoints`: saving and loading models;
+- :mod:`~aeutils.notebook`: the book's smoke/book size switch and glue.
 """
 
-from aeutils.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
-from aeutils.data import (
-    default_data_root,
-    load_digits,
-    load_fashion_mnist,
-    load_image_patches,
-    load_mnist,
-    load_photographs,
-)
-from aeutils.hashing import ITQ, LSH, hamming_distances, pack_bits
-from aeutils.loader import TensorLoader
-from aeutils.losses import (
-    bce_loss,
-    contractive_objective,
-    contractive_penalty,
-    denoising_objective,
-    kl_objective,
-    kl_sparsity_penalty,
-    l1_objective,
-    l1_penalty,
-    mse_loss,
-    reconstruction_objective,
-)
-from aeutils.metrics import (
-    jacobian_norm,
-    linear_probe_accuracy,
-    mean_average_precision,
-    psnr,
-    roc_auc,
-    sparsity_stats,
-    squared_error_per_image,
-    ssim,
-)
-from aeutils.models import (
-    MODEL_CLASSES,
-    Autoencoder,
-    ConvAutoencoder,
-    LinearAutoencoder,
-    MLPAutoencoder,
-    count_parameters,
-)
-from aeutils.noise import gaussian_noise, make_corruption, masking_noise, salt_and_pepper_noise
-from aeutils.notebook import glue, pick, run_size
-from aeutils.train import (
-    History,
-    NonFiniteLossError,
-    TrainConfig,
-    encode_all,
-    evaluate,
-    fit,
-    pick_device,
-    reconstruct_all,
-    seed_everything,
-)
+from aeutils import checkpoints, data, loader, losses, metrics, models, noise, train
+from aeutils.checkpoints import *  # noqa: F403
+from aeutils.data import *  # noqa: F403
+from aeutils.loader import *  # noqa: F403
+from aeutils.losses import *  # noqa: F403
+from aeutils.metrics import *  # noqa: F403
+from aeutils.models import *  # noqa: F403
+from aeutils.noise import *  # noqa: F403
+from aeutils.train import *  # noqa: F403
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "ITQ",
-    "LSH",
-    "MODEL_CLASSES",
-    "Autoencoder",
-    "Checkpoint",
-    "ConvAutoencoder",
-    "History",
-    "LinearAutoencoder",
-    "MLPAutoencoder",
-    "NonFiniteLossError",
-    "TensorLoader",
-    "TrainConfig",
-    "bce_loss",
-    "contractive_objective",
-    "contractive_penalty",
-    "count_parameters",
-    "default_data_root",
-    "denoising_objective",
-    "encode_all",
-    "evaluate",
-    "fit",
-    "gaussian_noise",
-    "glue",
-    "hamming_distances",
-    "jacobian_norm",
-    "kl_objective",
-    "kl_sparsity_penalty",
-    "l1_objective",
-    "l1_penalty",
-    "linear_probe_accuracy",
-    "load_checkpoint",
-    "load_digits",
-    "load_fashion_mnist",
-    "load_image_patches",
-    "load_mnist",
-    "load_photographs",
-    "make_corruption",
-    "masking_noise",
-    "mean_average_precision",
-    "mse_loss",
-    "pack_bits",
-    "pick",
-    "pick_device",
-    "psnr",
-    "reconstruct_all",
-    "reconstruction_objective",
-    "roc_auc",
-    "run_size",
-    "salt_and_pepper_noise",
-    "save_checkpoint",
-    "seed_everything",
-    "sparsity_stats",
-    "squared_error_per_image",
-    "ssim",
-]
+# The submodules whose public names the top level re-exports, in reading order.
+_TOP_LEVEL_MODULES = (data, loader, models, losses, noise, train, metrics, checkpoints)
+
+__all__ = [name for module in _TOP_LEVEL_MODULES for name in module.__all__]

@@ -38,6 +38,28 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from aeutils.validation import check_int
+
+__all__ = [
+    "DATA_ENV_VAR",
+    "FASHION_MNIST_MD5",
+    "FASHION_MNIST_MIRRORS",
+    "MNIST_MD5",
+    "MNIST_MIRRORS",
+    "PHOTOGRAPHS",
+    "TEST_PHOTOGRAPHS",
+    "TRAIN_PHOTOGRAPHS",
+    "ChecksumMismatchError",
+    "DatasetNotAvailableError",
+    "default_data_root",
+    "load_digits",
+    "load_fashion_mnist",
+    "load_image_patches",
+    "load_mnist",
+    "load_photographs",
+]
+
+#: The environment variable naming the data root (see :func:`default_data_root`).
 DATA_ENV_VAR = "AEUTILS_DATA"
 
 #: MNIST mirrors, tried in order; each file name is appended to the URL.
@@ -512,18 +534,19 @@ def load_image_patches(
     Raises:
         ValueError: ``split`` is unknown, ``patch_size``/``stride``/``max_patches`` is not
             positive, or ``patch_size`` is larger than every photograph of the split.
-        TypeError: ``patch_size``/``stride``/``max_patches`` is not an int.
+        TypeError: ``patch_size``/``stride``/``max_patches``/``seed`` is not an integer (bools
+            included).
 
     Shape:
         - output: ``(N, 1, p, p)`` if ``grayscale`` else ``(N, 3, p, p)``
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    _check_positive_int("patch_size", patch_size)
-    stride = patch_size if stride is None else stride
-    _check_positive_int("stride", stride)
+    patch_size = check_int(patch_size, "patch_size", minimum=1)
+    stride = patch_size if stride is None else check_int(stride, "stride", minimum=1)
     if max_patches is not None:
-        _check_positive_int("max_patches", max_patches)
+        max_patches = check_int(max_patches, "max_patches", minimum=1)
+    seed = check_int(seed, "seed")
 
     names = TRAIN_PHOTOGRAPHS if split == "train" else TEST_PHOTOGRAPHS
     grids = []  # per photograph: a view (C, rows, cols, p, p) of its patches
@@ -550,11 +573,3 @@ def load_image_patches(
         patches.append(grid[:, rows, cols].transpose(0, 1))  # (k, C, p, p), copies only these
         start += count
     return torch.cat(patches).contiguous()
-
-
-def _check_positive_int(name: str, value: object) -> None:
-    """Raise unless ``value`` is an int >= 1 (bools are refused)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")

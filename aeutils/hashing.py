@@ -1,7 +1,7 @@
 """Binary codes for fast retrieval: packing bits, Hamming distances, LSH and ITQ.
 
-A binary code of ``n_bits`` bits is stored one bit per bit: :func:`pack_bits` turns an
-``(N, n_bits)`` boolean matrix into ``(N, ceil(n_bits / 8))`` bytes (the layout of
+A binary code of ``n_bits`` bits is stored in one bit of memory per code bit: :func:`pack_bits`
+turns an ``(N, n_bits)`` boolean matrix into ``(N, ceil(n_bits / 8))`` bytes (the layout of
 ``numpy.packbits``), and :func:`hamming_distances` compares packed codes with XOR and a
 popcount on 64-bit words, a few queries at a time so memory stays bounded.
 
@@ -13,8 +13,13 @@ Two baselines for learned hashes, one data-independent and one learned from data
   dimensions, then an orthogonal rotation ``R`` chosen to minimise the quantisation loss
   ``||B - V R||_F^2`` with ``B = sign(V R)``.
 
-Both follow scikit-learn's naming: ``fit(x)`` learns from data, ``transform(x)`` returns
-boolean codes, fitted attributes end with an underscore. The sign of 0 is taken as +1 (bit
+Both are scikit-learn transformers (``BaseEstimator``, ``TransformerMixin``): their constructor
+arguments are their parameters (validated by ``fit``), ``fit(x)`` learns from data,
+``transform(x)`` returns boolean codes, fitted attributes end with an underscore, and they can
+be cloned, put in a ``Pipeline`` or grid-searched. They take NumPy arrays (or anything
+scikit-learn accepts) and torch tensors: a tensor gives a boolean tensor back, anything else a
+boolean NumPy array. Computations are in float32 on the CPU (ITQ's PCA in float64), and the seed
+is an ``int`` named ``seed``, as everywhere in aeutils. The sign of 0 is taken as +1 (bit
 ``True``).
 """
 
@@ -22,7 +27,13 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils import Tags
+from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import Tensor
+
+from aeutils.validation import check_int, check_tensor
 
 __all__ = ["ITQ", "LSH", "hamming_distances", "pack_bits"]
 
@@ -39,8 +50,7 @@ _BIT_WEIGHTS = torch.tensor([128, 64, 32, 16, 8, 4, 2, 1], dtype=torch.int32)  #
 
 def _check_matrix(x: object, name: str) -> Tensor:
     """Return ``x`` detached if it is a non-empty 2-D tensor, else raise."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    x = check_tensor(x, name, batch=False)
     if x.ndim != 2:
         raise ValueError(f"{name} must be 2-D (N, D), got shape {tuple(x.shape)}")
     if x.shape[0] == 0 or x.shape[1] == 0:
@@ -48,23 +58,36 @@ def _check_matrix(x: object, name: str) -> Tensor:
     return x.detach()
 
 
-def _check_fitted_input(x: object, mean: Tensor) -> Tensor:
-    """``x`` as float32 on the CPU, checked to have the fitted mean's number of features."""
-    x = _check_matrix(x, "x").cpu().to(torch.float32)
-    if x.shape[1] != mean.shape[0]:
-        raise ValueError(f"x must have {mean.shape[0]} features (as in fit), got {x.shape[1]}")
-    return x
+def _as_float32(estimator: BaseEstimator, x: ArrayLike, *, reset: bool) -> tuple[Tensor, bool]:
+    """``x`` checked by scikit-learn (and, unless ``reset``, against the fitted features).
+
+    Returns:
+        ``(data, was_tensor)``: the data as a float32 CPU tensor (sharing memory with a float32
+        CPU tensor or writable array), and whether ``x`` was a torch tensor.
+    """
+    was_tensor = isinstance(x, Tensor)
+    if was_tensor:
+        x = x.detach().cpu().numpy()
+    array = validate_data(estimator, x, reset=reset, dtype=[np.float32, np.float64])  # (N, D)
+    return torch.from_numpy(np.require(array, np.float32, ["W"])), was_tensor
+
+
+def _codes_like_input(codes: Tensor, was_tensor: bool) -> Tensor | np.ndarray:
+    return codes if was_tensor else codes.numpy()
+
+
+class _BinaryCodeTags:
+    """scikit-learn tags shared by the two hashers: boolean output whatever the input dtype."""
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()  # type: ignore[misc]
+        tags.transformer_tags.preserves_dtype = []  # codes are bool, never float
+        return tags
 
 
 def _signs(x: Tensor) -> Tensor:
     """Elementwise sign in {-1, +1}, in ``x``'s dtype, with sign(0) = +1."""
     return torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
-
-
-def _check_n_bits(n_bits: object) -> int:
-    if isinstance(n_bits, bool) or not isinstance(n_bits, int) or n_bits < 1:
-        raise ValueError(f"n_bits must be a positive integer, got {n_bits!r}")
-    return n_bits
 
 
 # --------------------------------------------------------------------------------------------
@@ -176,7 +199,7 @@ def hamming_distances(query_packed: Tensor, db_packed: Tensor) -> Tensor:
 # --------------------------------------------------------------------------------------------
 
 
-class LSH:
+class LSH(_BinaryCodeTags, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Random-hyperplane (sign) hashing: bit ``j`` is ``w_j . (x - mean) >= 0``.
 
     The hyperplane normals ``w_j`` are i.i.d. standard Gaussian vectors, so a random
@@ -186,64 +209,71 @@ class LSH:
     for their mean.
 
     Args:
-        n_bits: Number of hyperplanes (bits per code).
-        seed: Seed of the generator drawing the hyperplanes.
+        n_bits: Number of hyperplanes (bits per code), a positive integer.
+        seed: Seed of the generator drawing the hyperplanes, an integer.
 
     Attributes:
-        mean_: Training mean, shape (D,), set by :meth:`fit`.
-        hyperplanes_: Normals as columns, shape (D, n_bits), set by :meth:`fit`.
+        mean_: Training mean, float32 tensor of shape (D,), set by :meth:`fit`.
+        hyperplanes_: Normals as columns, float32 tensor of shape (D, n_bits).
+        n_features_in_: Number of features D seen by :meth:`fit`.
 
     Shape:
         fit: x (N, D). transform: x (M, D) -> (M, n_bits) bool.
     """
 
     def __init__(self, n_bits: int, seed: int = 0) -> None:
-        self.n_bits = _check_n_bits(n_bits)
+        self.n_bits = n_bits
         self.seed = seed
-        self.mean_: Tensor | None = None
-        self.hyperplanes_: Tensor | None = None
 
-    def fit(self, x: Tensor) -> LSH:
+    @property
+    def _n_features_out(self) -> int:
+        return self.n_bits
+
+    def fit(self, X: ArrayLike, y: None = None) -> LSH:
         """Store the training mean and draw ``n_bits`` Gaussian hyperplane normals.
 
         Args:
-            x: Training data, one row per item.
+            X: Training data, one row per item: a tensor or an array-like. (Named ``X`` as
+                scikit-learn requires: it routes any other argument name as metadata.)
+            y: Ignored (scikit-learn's transformer signature).
 
         Returns:
             ``self``.
 
         Raises:
-            TypeError, ValueError: If ``x`` is not a non-empty 2-D tensor.
+            TypeError: If ``n_bits`` or ``seed`` is not an integer, or ``X`` is sparse.
+            ValueError: If ``n_bits < 1`` or ``X`` is not a non-empty, finite 2-D array.
 
         Shape:
-            x: (N, D).
+            X: (N, D).
         """
-        x = _check_matrix(x, "x").cpu().to(torch.float32)
-        generator = torch.Generator().manual_seed(self.seed)
+        n_bits = check_int(self.n_bits, "n_bits", minimum=1)
+        seed = check_int(self.seed, "seed")
+        x, _ = _as_float32(self, X, reset=True)  # (N, D)
+        generator = torch.Generator().manual_seed(seed)
         self.mean_ = x.mean(dim=0)  # (D,)
-        self.hyperplanes_ = torch.randn(x.shape[1], self.n_bits, generator=generator)  # (D, B)
+        self.hyperplanes_ = torch.randn(x.shape[1], n_bits, generator=generator)  # (D, B)
         return self
 
-    def transform(self, x: Tensor) -> Tensor:
+    def transform(self, X: ArrayLike) -> Tensor | np.ndarray:
         """Hash rows of ``x`` to ``n_bits`` bits: which side of each hyperplane they lie on.
 
         Args:
-            x: Items to hash, with the training data's number of features.
+            X: Items to hash, with the training data's number of features.
 
         Returns:
-            Boolean codes on the CPU.
+            The boolean codes, a CPU tensor if ``X`` is a tensor and a NumPy array otherwise.
 
         Raises:
-            RuntimeError: If the model has not been fitted.
-            TypeError, ValueError: If ``x`` is not a non-empty 2-D tensor with D columns.
+            ValueError: If the model has not been fitted (scikit-learn's ``NotFittedError``, a
+                ``ValueError``), or ``X`` is not a non-empty, finite 2-D array with D columns.
 
         Shape:
-            x: (M, D). Output: (M, n_bits).
+            X: (M, D). Output: (M, n_bits).
         """
-        if self.mean_ is None or self.hyperplanes_ is None:
-            raise RuntimeError("LSH is not fitted yet: call fit(x) first")
-        x = _check_fitted_input(x, self.mean_)  # (M, D)
-        return (x - self.mean_) @ self.hyperplanes_ >= 0  # (M, B)
+        check_is_fitted(self)
+        x, was_tensor = _as_float32(self, X, reset=False)  # (M, D)
+        return _codes_like_input((x - self.mean_) @ self.hyperplanes_ >= 0, was_tensor)  # (M, B)
 
 
 # --------------------------------------------------------------------------------------------
@@ -251,7 +281,7 @@ class LSH:
 # --------------------------------------------------------------------------------------------
 
 
-class ITQ:
+class ITQ(_BinaryCodeTags, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Iterative quantisation: PCA to ``n_bits`` dimensions, then a rotation that binarises well.
 
     With ``V`` the centred data projected on the top ``n_bits`` principal directions, ITQ
@@ -266,69 +296,75 @@ class ITQ:
     Neither step can increase the loss, so ``quantisation_losses_`` is non-increasing.
 
     Args:
-        n_bits: Code length, at most the number of features (and of training items).
-        n_iter: Number of alternations.
-        seed: Seed of the generator drawing the initial rotation.
+        n_bits: Code length, a positive integer at most the number of features (and of
+            training items).
+        n_iter: Number of alternations, a non-negative integer.
+        seed: Seed of the generator drawing the initial rotation, an integer.
 
     Attributes:
-        mean_: Training mean, shape (D,).
-        components_: Top principal directions as columns, shape (D, n_bits).
-        initial_rotation_: The random orthogonal starting ``R``, shape (n_bits, n_bits).
-        rotation_: The learned ``R``, shape (n_bits, n_bits).
+        mean_: Training mean, float32 tensor of shape (D,).
+        components_: Top principal directions as columns, float32 tensor of shape (D, n_bits).
+        initial_rotation_: The random orthogonal starting ``R``, float64 (n_bits, n_bits).
+        rotation_: The learned ``R``, float64 tensor of shape (n_bits, n_bits).
         quantisation_losses_: ``||sign(V R) - V R||_F^2 / N`` for the initial rotation
             (entry 0) and after each iteration (entries 1 to ``n_iter``).
+        n_features_in_: Number of features D seen by :meth:`fit`.
 
     Shape:
         fit: x (N, D). transform: x (M, D) -> (M, n_bits) bool.
     """
 
     def __init__(self, n_bits: int, n_iter: int = 50, seed: int = 0) -> None:
-        self.n_bits = _check_n_bits(n_bits)
-        if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 0:
-            raise ValueError(f"n_iter must be a non-negative integer, got {n_iter!r}")
+        self.n_bits = n_bits
         self.n_iter = n_iter
         self.seed = seed
-        self.mean_: Tensor | None = None
-        self.components_: Tensor | None = None
-        self.initial_rotation_: Tensor | None = None
-        self.rotation_: Tensor | None = None
-        self.quantisation_losses_: list[float] = []
 
-    def fit(self, x: Tensor) -> ITQ:
+    @property
+    def _n_features_out(self) -> int:
+        return self.n_bits
+
+    def fit(self, X: ArrayLike, y: None = None) -> ITQ:
         """Learn the PCA projection and the rotation from training data.
 
         Args:
-            x: Training data, one row per item.
+            X: Training data, one row per item: a tensor or an array-like. (Named ``X`` as
+                scikit-learn requires: it routes any other argument name as metadata.)
+            y: Ignored (scikit-learn's transformer signature).
 
         Returns:
             ``self``.
 
         Raises:
-            TypeError: If ``x`` is not a tensor.
-            ValueError: If ``x`` is not 2-D or ``n_bits`` exceeds its number of features or
-                of rows.
+            TypeError: If ``n_bits``, ``n_iter`` or ``seed`` is not an integer, or ``X`` is
+                sparse.
+            ValueError: If ``n_bits < 1``, ``n_iter < 0``, ``X`` is not a non-empty, finite
+                2-D array, or ``n_bits`` exceeds its number of features or of rows.
 
         Shape:
-            x: (N, D).
+            X: (N, D).
         """
-        x = _check_matrix(x, "x").cpu().to(torch.float32)
+        n_bits = check_int(self.n_bits, "n_bits", minimum=1)
+        n_iter = check_int(self.n_iter, "n_iter", minimum=0)
+        seed = check_int(self.seed, "seed")
+        x, _ = _as_float32(self, X, reset=True)  # (N, D)
         n, d = x.shape
-        if self.n_bits > min(n, d):
+        if n_bits > min(n, d):
             raise ValueError(
-                f"n_bits ({self.n_bits}) must be at most the number of features ({d}) and of "
-                f"training items ({n}): ITQ first projects onto n_bits principal directions"
+                f"n_bits ({n_bits}) must be at most the number of features and of training "
+                f"items, got n_features = {d} and n_samples = {n}: ITQ first projects onto "
+                "n_bits principal directions"
             )
         # PCA: top eigenvectors of the covariance, in float64 for a stable eigendecomposition.
         self.mean_ = x.mean(dim=0)  # (D,)
         centred = x - self.mean_  # (N, D)
         covariance = (centred.T @ centred).to(torch.float64) / max(n - 1, 1)  # (D, D)
         _, eigenvectors = torch.linalg.eigh(covariance)  # ascending eigenvalues
-        self.components_ = eigenvectors[:, -self.n_bits :].flip(1).to(torch.float32)  # (D, B)
+        self.components_ = eigenvectors[:, -n_bits:].flip(1).to(torch.float32)  # (D, B)
         v = (centred @ self.components_).to(torch.float64)  # (N, B)
 
         # Random orthogonal start: Q factor of a Gaussian matrix.
-        generator = torch.Generator().manual_seed(self.seed)
-        gaussian = torch.randn(self.n_bits, self.n_bits, generator=generator, dtype=torch.float64)
+        generator = torch.Generator().manual_seed(seed)
+        gaussian = torch.randn(n_bits, n_bits, generator=generator, dtype=torch.float64)
         rotation, _ = torch.linalg.qr(gaussian)  # (B, B)
         self.initial_rotation_ = rotation.clone()
 
@@ -338,7 +374,7 @@ class ITQ:
             return (codes - projected).pow(2).sum().item() / n
 
         self.quantisation_losses_ = [loss(rotation)]
-        for _ in range(self.n_iter):
+        for _ in range(n_iter):
             projected = v @ rotation  # (N, B)
             codes = _signs(projected)  # (N, B): step 1, B = sign(V R)
             s, _, s_hat_t = torch.linalg.svd(codes.T @ v)  # step 2: B^T V = S Omega S_hat^T
@@ -347,24 +383,23 @@ class ITQ:
         self.rotation_ = rotation
         return self
 
-    def transform(self, x: Tensor) -> Tensor:
+    def transform(self, X: ArrayLike) -> Tensor | np.ndarray:
         """Binary codes ``sign((x - mean) P R) >= 0`` as booleans.
 
         Args:
-            x: Items to hash, with the training data's number of features.
+            X: Items to hash, with the training data's number of features.
 
         Returns:
-            Boolean codes on the CPU.
+            The boolean codes, a CPU tensor if ``X`` is a tensor and a NumPy array otherwise.
 
         Raises:
-            RuntimeError: If the model has not been fitted.
-            TypeError, ValueError: If ``x`` is not a non-empty 2-D tensor with D columns.
+            ValueError: If the model has not been fitted (scikit-learn's ``NotFittedError``, a
+                ``ValueError``), or ``X`` is not a non-empty, finite 2-D array with D columns.
 
         Shape:
-            x: (M, D). Output: (M, n_bits).
+            X: (M, D). Output: (M, n_bits).
         """
-        if self.mean_ is None or self.components_ is None or self.rotation_ is None:
-            raise RuntimeError("ITQ is not fitted yet: call fit(x) first")
-        x = _check_fitted_input(x, self.mean_)  # (M, D)
+        check_is_fitted(self)
+        x, was_tensor = _as_float32(self, X, reset=False)  # (M, D)
         v = ((x - self.mean_) @ self.components_).to(torch.float64)  # (M, B)
-        return v @ self.rotation_ >= 0  # (M, B)
+        return _codes_like_input(v @ self.rotation_ >= 0, was_tensor)  # (M, B)

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import Tensor
 
+from aeutils.validation import check_bool, check_callable, check_int, check_tensor
+
 __all__ = ["TensorLoader"]
 
 
@@ -41,6 +43,8 @@ class TensorLoader:
           ``B <= batch_size``.
 
     Raises:
+        TypeError: If an argument has the wrong type (a non-tensor, ``batch_size=True``, a
+            ``transform`` that cannot be called...).
         ValueError: If no tensor is given, the first dimensions differ, the data
             set is empty, or ``batch_size`` is not positive.
     """
@@ -57,16 +61,20 @@ class TensorLoader:
     ) -> None:
         if not tensors:
             raise ValueError("TensorLoader needs at least one tensor, got none")
-        for t in tensors:
-            if not isinstance(t, Tensor):
-                raise TypeError(f"TensorLoader takes tensors, got {type(t).__name__}")
+        for i, t in enumerate(tensors):
+            check_tensor(t, f"tensors[{i}]", batch=False)
         sizes = [t.shape[0] if t.dim() > 0 else 0 for t in tensors]
         if len(set(sizes)) != 1:
             raise ValueError(f"all tensors must have the same first dimension, got sizes {sizes}")
         if sizes[0] == 0:
             raise ValueError("TensorLoader got an empty data set (first dimension 0)")
-        if not isinstance(batch_size, int) or batch_size <= 0:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        batch_size = check_int(batch_size, "batch_size", minimum=1)
+        shuffle = check_bool(shuffle, "shuffle")
+        drop_last = check_bool(drop_last, "drop_last")
+        if transform is not None:
+            check_callable(transform, "transform", "Tensor -> Tensor")
+        if seed is not None:
+            seed = check_int(seed, "seed")
         self.device = torch.device(device) if device is not None else tensors[0].device
         self.tensors = tuple(t.to(self.device) for t in tensors)
         self.batch_size = batch_size

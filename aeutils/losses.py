@@ -6,26 +6,55 @@ when the batch size changes, but it grows with the image size. This differs from
 ``torch.nn.functional.mse_loss`` (``reduction="mean"``, which also averages over pixels): for
 images with ``P`` pixels, ``mse_loss(x_hat, x) == P * F.mse_loss(x_hat, x)``.
 
-Objectives are factories returning ``loss_fn(model, x) -> dict[str, Tensor]``. The dictionary always
-holds ``"loss"`` (the scalar to minimise) and ``"recon"`` (the reconstruction term); regularised
-objectives also hold ``"penalty"``, the *unweighted* penalty, so that
-``loss == recon + weight * penalty``.
+Objectives are factories returning a :data:`LossFn`, ``loss_fn(model, x) -> dict[str, Tensor]``.
+The dictionary always holds ``"loss"`` (the scalar to minimise) and ``"recon"`` (the
+reconstruction term); regularised objectives also hold ``"penalty"``, the *unweighted* penalty, so
+that ``loss == recon + weight * penalty``; the semantic-hashing objective also logs
+``"near_binary"``.
+
+The per-sample Jacobian behind the exact contractive penalty is
+:func:`aeutils.jacobian.per_sample_jacobian`.
 """
 
 from __future__ import annotations
 
-import math
-import warnings
-from collections.abc import Callable
-from numbers import Real
+from collections.abc import Callable, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.func import jacfwd, jacrev, vmap
 
-LossFn = Callable[[nn.Module, Tensor], dict[str, Tensor]]
-"""The type of an objective, ``loss_fn(model, x) -> {"loss": ..., "recon": ..., ...}``."""
+from aeutils.jacobian import per_sample_jacobian
+from aeutils.validation import (
+    check_callable,
+    check_choice,
+    check_int,
+    check_module,
+    check_real,
+    check_tensor,
+)
+
+__all__ = [
+    "CONTRACTIVE_METHODS",
+    "RECONSTRUCTION_KINDS",
+    "LossFn",
+    "bce_loss",
+    "contractive_objective",
+    "contractive_penalty",
+    "denoising_objective",
+    "kl_objective",
+    "kl_sparsity_penalty",
+    "l1_objective",
+    "l1_penalty",
+    "mse_loss",
+    "reconstruction_objective",
+    "semantic_hashing_objective",
+]
+
+LossFn = Callable[[nn.Module, Tensor], "Tensor | Mapping[str, Tensor]"]
+"""The type of an objective ``loss_fn(model, x)``, which returns a scalar tensor or a dict of
+scalar tensors with a ``"loss"`` key (the one :func:`aeutils.train.fit` minimises; every key is
+logged)."""
 
 RECONSTRUCTION_KINDS: tuple[str, ...] = ("mse", "bce")
 CONTRACTIVE_METHODS: tuple[str, ...] = ("exact", "sigmoid", "projection")
@@ -33,25 +62,9 @@ CONTRACTIVE_METHODS: tuple[str, ...] = ("exact", "sigmoid", "projection")
 _KL_EPS = 1e-6  # rho_hat is clamped to [eps, 1 - eps] so that the KL stays finite
 
 
-# --------------------------------------------------------------------------------------------
-# Argument checks
-# --------------------------------------------------------------------------------------------
-
-
-def _check_tensor(value: object, name: str) -> Tensor:
-    if not isinstance(value, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
-    if value.ndim < 1 or value.numel() == 0:
-        raise ValueError(
-            f"{name} must be a non-empty tensor with a leading batch dimension, "
-            f"got shape {tuple(value.shape)}"
-        )
-    return value
-
-
 def _check_pair(x_hat: object, x: object) -> tuple[Tensor, Tensor]:
-    x_hat = _check_tensor(x_hat, "x_hat")
-    x = _check_tensor(x, "x")
+    x_hat = check_tensor(x_hat, "x_hat")
+    x = check_tensor(x, "x")
     if x_hat.shape != x.shape:
         raise ValueError(
             f"x_hat and x must have the same shape, got x_hat {tuple(x_hat.shape)} "
@@ -60,44 +73,12 @@ def _check_pair(x_hat: object, x: object) -> tuple[Tensor, Tensor]:
     return x_hat, x
 
 
-def _check_real(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return float(value)
-
-
 def _check_weight(value: object, name: str) -> float:
-    value = _check_real(value, name)
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return value
+    return check_real(value, name, minimum=0)
 
 
 def _check_rho(rho: object) -> float:
-    rho = _check_real(rho, "rho")
-    if not 0.0 < rho < 1.0:
-        raise ValueError(f"rho must be in the open interval (0, 1), got {rho}")
-    return rho
-
-
-def _check_kind(kind: object) -> str:
-    if kind not in RECONSTRUCTION_KINDS:
-        raise ValueError(f"kind must be one of {RECONSTRUCTION_KINDS}, got {kind!r}")
-    return kind  # type: ignore[return-value]
-
-
-def _check_method(method: object) -> str:
-    if method not in CONTRACTIVE_METHODS:
-        raise ValueError(f"method must be one of {CONTRACTIVE_METHODS}, got {method!r}")
-    return method  # type: ignore[return-value]
-
-
-def _check_n_projections(n_projections: object) -> int:
-    if isinstance(n_projections, bool) or not isinstance(n_projections, int) or n_projections < 1:
-        raise ValueError(f"n_projections must be an integer >= 1, got {n_projections!r}")
-    return n_projections
+    return check_real(rho, "rho", minimum=0, maximum=1, low_open=True, high_open=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -178,7 +159,7 @@ def l1_penalty(z: Tensor) -> Tensor:
     Shape:
         z: ``(B, *)`` usually (B, code_size). Output: () scalar.
     """
-    z = _check_tensor(z, "z")
+    z = check_tensor(z, "z")
     return z.abs().reshape(z.shape[0], -1).sum(dim=1).mean()
 
 
@@ -203,7 +184,7 @@ def kl_sparsity_penalty(h: Tensor, rho: float) -> Tensor:
     Shape:
         h: ``(B, *)`` usually (B, code_size); units are all dimensions after the first. Output: ().
     """
-    h = _check_tensor(h, "h")
+    h = check_tensor(h, "h")
     rho = _check_rho(rho)
     lo, hi = h.detach().aminmax()
     if lo < 0 or hi > 1:
@@ -268,31 +249,8 @@ def _contractive_sigmoid(encoder: nn.Module, x: Tensor) -> Tensor:
     return ((h * (1.0 - h)).pow(2) @ row_norms).mean()
 
 
-def _per_sample_jacobian(encoder: nn.Module, x: Tensor) -> Tensor:
-    """Jacobians d encoder(x_b) / d x_b for every sample, flattened to (B, k, d)."""
-
-    def f(x_single: Tensor) -> Tensor:  # (*input_shape) -> (k,)
-        return encoder(x_single.unsqueeze(0)).reshape(-1)
-
-    with torch.no_grad():
-        out_size = encoder(x[:1]).numel()
-    in_size = x[0].numel()
-    # Forward mode costs one pass per input dimension, reverse mode one per output dimension.
-    if in_size < out_size:
-        with warnings.catch_warnings():
-            # Forward-mode AD loads TorchScript decompositions once; not actionable for users.
-            warnings.filterwarnings("ignore", r".*torch\.jit\.script.*", FutureWarning)
-            # A fresh copy: for a view into a larger tensor (a chunk of a data set), forward
-            # mode allocates its tangents at the size of the whole base tensor (measured: a
-            # 64-image chunk of 600 images doubled peak memory; of MNIST's test set, 24 GB).
-            jac = vmap(jacfwd(f))(x.clone())  # (B, k, *input_shape)
-    else:
-        jac = vmap(jacrev(f))(x)  # (B, k, *input_shape)
-    return jac.reshape(x.shape[0], out_size, in_size)  # (B, k, d)
-
-
 def _contractive_exact(encoder: nn.Module, x: Tensor) -> Tensor:
-    jac = _per_sample_jacobian(encoder, x)  # (B, k, d)
+    jac = per_sample_jacobian(encoder, x)  # (B, k, d)
     return jac.pow(2).sum(dim=(1, 2)).mean()
 
 
@@ -328,10 +286,10 @@ def contractive_penalty(
     added to a loss and back-propagated into the encoder's parameters.
 
     Methods:
-        - ``"exact"``: the full per-sample Jacobian with ``torch.func`` (``vmap`` over ``jacfwd``
-          when the input is smaller than the code, else ``jacrev``). Works for any encoder that
-          treats samples independently (no BatchNorm in training mode, no dropout), but costs
-          memory and time proportional to ``B * code_size * input_size``.
+        - ``"exact"``: the full per-sample Jacobian,
+          :func:`aeutils.jacobian.per_sample_jacobian` (``torch.func``). Works for any encoder
+          that treats samples independently (no BatchNorm in training mode, no dropout), but
+          costs memory and time proportional to ``B * code_size * input_size``.
         - ``"sigmoid"``: the closed form ``sum_j (h_j (1 - h_j))^2 sum_i W_ji^2`` for an encoder
           that is ``nn.Sequential([nn.Flatten()], nn.Linear, nn.Sigmoid)``; cheap and exact.
         - ``"projection"``: Hutchinson's unbiased estimate ``E_v ||J^T v||^2`` with
@@ -349,18 +307,18 @@ def contractive_penalty(
         Scalar tensor.
 
     Raises:
-        TypeError: If ``encoder`` is not an nn.Module or ``x`` not a tensor.
+        TypeError: If ``encoder`` is not an nn.Module, ``x`` not a tensor or ``n_projections``
+            not an integer.
         ValueError: For an unknown method, ``n_projections < 1``, or an encoder that does not fit
             the sigmoid closed form.
 
     Shape:
         x: ``(B, *input_shape)``, e.g. (B, 1, 28, 28). Output: () scalar.
     """
-    if not isinstance(encoder, nn.Module):
-        raise TypeError(f"encoder must be an nn.Module, got {type(encoder).__name__}")
-    x = _check_tensor(x, "x")
-    method = _check_method(method)
-    n_projections = _check_n_projections(n_projections)
+    encoder = check_module(encoder, "encoder")
+    x = check_tensor(x, "x")
+    method = check_choice(method, "method", CONTRACTIVE_METHODS)
+    n_projections = check_int(n_projections, "n_projections", minimum=1)
     if method == "sigmoid":
         return _contractive_sigmoid(encoder, x)
     if method == "projection":
@@ -374,7 +332,7 @@ def contractive_penalty(
 
 
 def _reconstruction_loss(kind: str) -> Callable[[Tensor, Tensor], Tensor]:
-    return mse_loss if _check_kind(kind) == "mse" else bce_loss
+    return mse_loss if check_choice(kind, "kind", RECONSTRUCTION_KINDS) == "mse" else bce_loss
 
 
 def reconstruction_objective(kind: str = "mse") -> LossFn:
@@ -480,10 +438,7 @@ def denoising_objective(corrupt: Callable[[Tensor], Tensor], kind: str = "mse") 
     Shape:
         x: ``(B, *input_shape)``; ``corrupt`` must keep the shape. Returned tensors are scalars ().
     """
-    if not callable(corrupt):
-        raise TypeError(
-            f"corrupt must be callable (Tensor -> Tensor), got {type(corrupt).__name__}"
-        )
+    corrupt = check_callable(corrupt, "corrupt", "Tensor -> Tensor")
     recon_fn = _reconstruction_loss(kind)
 
     def loss_fn(model: nn.Module, x: Tensor) -> dict[str, Tensor]:
@@ -518,8 +473,8 @@ def contractive_objective(
         x: ``(B, *input_shape)``; every returned tensor is a scalar ().
     """
     weight = _check_weight(weight, "weight")
-    method = _check_method(method)
-    n_projections = _check_n_projections(n_projections)
+    method = check_choice(method, "method", CONTRACTIVE_METHODS)
+    n_projections = check_int(n_projections, "n_projections", minimum=1)
     recon_fn = _reconstruction_loss(kind)
 
     def loss_fn(model: nn.Module, x: Tensor) -> dict[str, Tensor]:
@@ -532,5 +487,51 @@ def contractive_objective(
         recon = recon_fn(model(x), x)
         penalty = contractive_penalty(encoder, x, method=method, n_projections=n_projections)
         return {"loss": recon + weight * penalty, "recon": recon, "penalty": penalty}
+
+    return loss_fn
+
+
+def semantic_hashing_objective(noise_std: float, ramp_steps: float, kind: str = "bce") -> LossFn:
+    """Semantic hashing (Salakhutdinov and Hinton): reconstruct ``x`` from noisy code logits.
+
+    The model's code is a vector of logits ``a = model.encode(x)``; the decoder sees
+    ``sigmoid(a + s * eps)``, ``eps ~ N(0, I)``. Large noise makes only logits far from 0 carry
+    information, which pushes the code units towards 0 or 1, so ``a > 0`` is a good binary hash.
+    The noise scale ``s`` grows linearly from 0 to ``noise_std`` over the first ``ramp_steps``
+    calls (training steps), then stays there. The objective counts its calls, so build a new one
+    for every training run. Meant for :class:`aeutils.models.SemanticHashingAutoencoder`, whose
+    ``decode`` applies the sigmoid itself.
+
+    Args:
+        noise_std: Final standard deviation of the noise added to the logits, >= 0.
+        ramp_steps: Number of calls over which the noise grows, > 0 (e.g. half the steps).
+        kind: ``"bce"`` (the default, for images in [0, 1]) or ``"mse"``.
+
+    Returns:
+        ``loss_fn(model, x)`` returning ``{"loss", "recon", "near_binary"}``: ``near_binary`` is
+        the share of the decoder's inputs ``sigmoid(a + s * eps)`` within 0.1 of 0 or 1.
+
+    Raises:
+        TypeError: If ``noise_std`` or ``ramp_steps`` is not a real number.
+        ValueError: If ``noise_std < 0``, ``ramp_steps <= 0`` or ``kind`` is unknown.
+
+    Shape:
+        x: ``(B, *input_shape)``; ``model.encode(x)``: (B, n_bits); returned tensors are scalars.
+    """
+    noise_std = check_real(noise_std, "noise_std", minimum=0)
+    ramp_steps = check_real(ramp_steps, "ramp_steps", minimum=0, low_open=True)
+    recon_fn = _reconstruction_loss(kind)
+    steps = 0
+
+    def loss_fn(model: nn.Module, x: Tensor) -> dict[str, Tensor]:
+        nonlocal steps
+        steps += 1
+        scale = noise_std * min(1.0, steps / ramp_steps)
+        logits = model.encode(x)  # (B, n_bits)
+        noisy = logits + scale * torch.randn_like(logits)  # (B, n_bits)
+        recon = recon_fn(model.decode(noisy), x)
+        h = torch.sigmoid(noisy.detach())  # (B, n_bits): what the decoder sees
+        near_binary = ((h < 0.1) | (h > 0.9)).float().mean()
+        return {"loss": recon, "recon": recon, "near_binary": near_binary}
 
     return loss_fn

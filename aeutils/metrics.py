@@ -1,9 +1,14 @@
-"""Evaluation metrics: reconstruction quality, retrieval, anomaly detection and code statistics.
+"""Scores of a trained autoencoder: its reconstructions, and its codes.
 
-Metrics never build autograd graphs: inputs are detached. Functions that return a Python ``float``
-summarise a whole set; functions that return a tensor give one value per image, per query or per
-unit. ``squared_error_per_image`` and ``jacobian_norm`` stay on the input's device; PSNR per image,
-retrieval scores and code statistics are float64 CPU tensors.
+- Reconstructions: squared error per image, PSNR, SSIM, and the ROC AUC of anomaly scores such
+  as the reconstruction error.
+- Codes: activation statistics (sparsity), the encoder's Jacobian norm, a linear probe.
+
+Retrieval scores (precision@k, mAP) are in :mod:`aeutils.retrieval`. Metrics never build
+autograd graphs: inputs are detached. Functions that return a Python ``float`` summarise a whole
+set; functions that return a tensor give one value per image or per unit.
+``squared_error_per_image`` and ``jacobian_norm`` stay on the input's device; PSNR per image and
+code statistics are float64 CPU tensors.
 """
 
 from __future__ import annotations
@@ -20,25 +25,33 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import Tensor, nn
 
-from aeutils.losses import _per_sample_jacobian
+from aeutils.jacobian import per_sample_jacobian
+from aeutils.validation import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_module,
+    check_real,
+    check_tensor,
+)
+
+__all__ = [
+    "PSNR_REDUCTIONS",
+    "jacobian_norm",
+    "linear_probe_accuracy",
+    "psnr",
+    "roc_auc",
+    "sparsity_stats",
+    "squared_error_per_image",
+    "ssim",
+]
 
 PSNR_REDUCTIONS: tuple[str, ...] = ("pooled", "per_image")
-DISTANCE_METRICS: tuple[str, ...] = ("euclidean", "hamming")
-
-
-def _check_tensor(value: object, name: str, ndim: int | None = None) -> Tensor:
-    if not isinstance(value, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
-    if ndim is not None and value.ndim != ndim:
-        raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(value.shape)}")
-    if value.ndim < 1 or value.numel() == 0:
-        raise ValueError(f"{name} must be a non-empty batch, got shape {tuple(value.shape)}")
-    return value.detach()
 
 
 def _check_pair(x_hat: object, x: object) -> tuple[Tensor, Tensor]:
-    x_hat = _check_tensor(x_hat, "x_hat")
-    x = _check_tensor(x, "x")
+    x_hat = check_tensor(x_hat, "x_hat").detach()
+    x = check_tensor(x, "x").detach()
     if x_hat.shape != x.shape:
         raise ValueError(
             f"x_hat and x must have the same shape, got x_hat {tuple(x_hat.shape)} "
@@ -110,7 +123,8 @@ def psnr(
         A float (``"pooled"``) or a float64 CPU tensor (``"per_image"``).
 
     Raises:
-        TypeError: If an argument is not a tensor.
+        TypeError: If ``x_hat`` or ``x`` is not a tensor, ``data_range`` not a real number or
+            ``clip`` not a bool.
         ValueError: If the shapes differ, ``data_range <= 0``, ``reduction`` is unknown, or
             ``clip`` is set and ``x`` has values outside ``[0, data_range]``.
 
@@ -118,10 +132,9 @@ def psnr(
         x_hat, x: ``(B, *)``, e.g. (B, C, H, W). Output: () float or (B,).
     """
     x_hat, x = _check_pair(x_hat, x)
-    if not data_range > 0:
-        raise ValueError(f"data_range must be > 0, got {data_range}")
-    if reduction not in PSNR_REDUCTIONS:
-        raise ValueError(f"reduction must be one of {PSNR_REDUCTIONS}, got {reduction!r}")
+    data_range = check_real(data_range, "data_range", minimum=0, low_open=True)
+    reduction = check_choice(reduction, "reduction", PSNR_REDUCTIONS)
+    clip = check_bool(clip, "clip")
     x_hat = x_hat.to(torch.float64)
     if clip:
         lo, hi = x.aminmax()
@@ -155,13 +168,15 @@ def ssim(x_hat: Tensor, x: Tensor, data_range: float = 1.0) -> float:
         Mean SSIM over the batch (1.0 for identical images).
 
     Raises:
-        TypeError: If an argument is not a tensor.
-        ValueError: If shapes differ or are not (B, C, H, W) / (B, H, W), or images are under 7x7.
+        TypeError: If ``x_hat`` or ``x`` is not a tensor, or ``data_range`` not a real number.
+        ValueError: If shapes differ or are not (B, C, H, W) / (B, H, W), images are under 7x7,
+            or ``data_range <= 0``.
 
     Shape:
         x_hat, x: (B, C, H, W) or (B, H, W). Output: float.
     """
     x_hat, x = _check_pair(x_hat, x)
+    data_range = check_real(data_range, "data_range", minimum=0, low_open=True)
     if x.ndim not in (3, 4):
         raise ValueError(f"x must have shape (B, C, H, W) or (B, H, W), got {tuple(x.shape)}")
     if min(x.shape[-2:]) < 7:
@@ -178,226 +193,7 @@ def ssim(x_hat: Tensor, x: Tensor, data_range: float = 1.0) -> float:
 
 
 # --------------------------------------------------------------------------------------------
-# Retrieval
-# --------------------------------------------------------------------------------------------
-
-
-def pairwise_distances(query_codes: Tensor, db_codes: Tensor, metric: str = "euclidean") -> Tensor:
-    """Distances between every query code and every database code.
-
-    Args:
-        query_codes: Query codes.
-        db_codes: Database codes with the same code size.
-        metric: ``"euclidean"`` or ``"hamming"``. Hamming distance counts differing bits (not the
-            fraction of them, as SciPy does) and needs binary codes with values in {0, 1}, e.g.
-            ``(torch.sigmoid(z) > 0.5).float()``.
-
-    Returns:
-        Float64 CPU tensor of distances.
-
-    Raises:
-        TypeError: If an argument is not a tensor.
-        ValueError: For unknown metrics, mismatched code sizes or non-binary codes with hamming.
-
-    Shape:
-        query_codes: (Q, K). db_codes: (N, K). Output: (Q, N).
-    """
-    query = _check_tensor(query_codes, "query_codes", ndim=2).cpu().to(torch.float64)
-    db = _check_tensor(db_codes, "db_codes", ndim=2).cpu().to(torch.float64)
-    if metric not in DISTANCE_METRICS:
-        raise ValueError(f"metric must be one of {DISTANCE_METRICS}, got {metric!r}")
-    if query.shape[1] != db.shape[1]:
-        raise ValueError(
-            f"query_codes and db_codes must have the same code size, got {query.shape[1]} "
-            f"and {db.shape[1]}"
-        )
-    if metric == "euclidean":
-        return torch.cdist(query, db)  # (Q, N)
-    for name, codes in (("query_codes", query), ("db_codes", db)):
-        if not ((codes == 0) | (codes == 1)).all():
-            raise ValueError(f'{name} must contain only 0 and 1 for metric="hamming"')
-    # Bits that differ: q=1,d=0 plus q=0,d=1; exact integer counts in float64.
-    return query @ (1.0 - db).T + (1.0 - query) @ db.T  # (Q, N)
-
-
-def rank_database(
-    query_codes: Tensor, db_codes: Tensor, metric: str = "euclidean"
-) -> tuple[Tensor, Tensor]:
-    """Rank the database for every query, nearest first.
-
-    Ties are broken by database index (a stable sort); :func:`average_precision` can use the
-    returned sorted distances to treat tied items as one group instead.
-
-    Args:
-        query_codes: Query codes.
-        db_codes: Database codes.
-        metric: ``"euclidean"`` or ``"hamming"`` (see :func:`pairwise_distances`).
-
-    Returns:
-        ``(ranking, sorted_distances)``: database indices (int64) and their distances, row by row.
-
-    Raises:
-        TypeError, ValueError: As :func:`pairwise_distances`.
-
-    Shape:
-        query_codes: (Q, K). db_codes: (N, K). Outputs: (Q, N) each.
-    """
-    distances = pairwise_distances(query_codes, db_codes, metric)  # (Q, N)
-    sorted_distances, ranking = torch.sort(distances, dim=1, stable=True)
-    return ranking, sorted_distances
-
-
-def ranked_relevance(ranking: Tensor, query_labels: Tensor, db_labels: Tensor) -> Tensor:
-    """Relevance (same label as the query) of each ranked database item.
-
-    Args:
-        ranking: Database indices per query, as returned by :func:`rank_database`.
-        query_labels: Label of each query.
-        db_labels: Label of each database item.
-
-    Returns:
-        Boolean tensor, ``True`` where ``db_labels[ranking[q, r]] == query_labels[q]``.
-
-    Raises:
-        ValueError: If the shapes do not fit together.
-
-    Shape:
-        ranking: (Q, N). query_labels: (Q,). db_labels: (N,). Output: (Q, N).
-    """
-    ranking = _check_tensor(ranking, "ranking", ndim=2).cpu()
-    query_labels = _check_tensor(query_labels, "query_labels", ndim=1).cpu()
-    db_labels = _check_tensor(db_labels, "db_labels", ndim=1).cpu()
-    if ranking.shape != (query_labels.shape[0], db_labels.shape[0]):
-        raise ValueError(
-            f"ranking must have shape (len(query_labels), len(db_labels)) = "
-            f"({query_labels.shape[0]}, {db_labels.shape[0]}), got {tuple(ranking.shape)}"
-        )
-    return db_labels[ranking] == query_labels[:, None]  # (Q, N)
-
-
-def precision_at_k(relevant: Tensor, k: int) -> Tensor:
-    """Fraction of relevant items among the first ``k`` of each ranking.
-
-    Args:
-        relevant: Boolean relevance in ranked order (see :func:`ranked_relevance`).
-        k: Cut-off, ``1 <= k <= N``.
-
-    Returns:
-        Float64 tensor of precisions.
-
-    Raises:
-        ValueError: If ``k`` is out of range or ``relevant`` is not 2-D.
-
-    Shape:
-        relevant: (Q, N). Output: (Q,).
-    """
-    relevant = _check_tensor(relevant, "relevant", ndim=2).cpu()
-    n = relevant.shape[1]
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= n:
-        raise ValueError(f"k must be an integer in [1, {n}] (the database size), got {k!r}")
-    return relevant[:, :k].to(torch.float64).mean(dim=1)
-
-
-def average_precision(relevant: Tensor, sorted_distances: Tensor | None = None) -> Tensor:
-    """Average precision of each ranking over the full database.
-
-    ``AP = (1 / n_rel) * sum_r rel_r * precision@r``. When ``sorted_distances`` is given, items with
-    equal distance form one group and each relevant item gets the precision at the *end* of its
-    group, which is exactly ``sklearn.metrics.average_precision_score(relevant, -distance)``; this
-    matters for Hamming distances, where ties are common and breaking them by database index would
-    bias the score. A query with no relevant item gets AP = 0.
-
-    Args:
-        relevant: Boolean relevance in ranked order (see :func:`ranked_relevance`).
-        sorted_distances: The distances in the same ranked order (non-decreasing along each row),
-            or None to treat the ranking as strict.
-
-    Returns:
-        Float64 tensor of average precisions.
-
-    Raises:
-        ValueError: If ``relevant`` is not 2-D or the shapes differ.
-
-    Shape:
-        relevant, sorted_distances: (Q, N). Output: (Q,).
-    """
-    relevant = _check_tensor(relevant, "relevant", ndim=2).cpu().to(torch.float64)
-    n = relevant.shape[1]
-    positions = torch.arange(n, dtype=torch.int64).expand_as(relevant)  # (Q, N)
-    if sorted_distances is None:
-        group_end = positions
-    else:
-        sorted_distances = _check_tensor(sorted_distances, "sorted_distances", ndim=2).cpu()
-        if sorted_distances.shape != relevant.shape:
-            raise ValueError(
-                f"sorted_distances must have the shape of relevant {tuple(relevant.shape)}, "
-                f"got {tuple(sorted_distances.shape)}"
-            )
-        if (sorted_distances.diff(dim=1) < 0).any():
-            raise ValueError(
-                "sorted_distances must be non-decreasing along each row (ranked order)"
-            )
-        sorted_distances = sorted_distances.contiguous()
-        # Last position holding the same distance as position r (ties are contiguous once sorted).
-        group_end = torch.searchsorted(sorted_distances, sorted_distances, right=True) - 1
-    hits = relevant.cumsum(dim=1)  # (Q, N): relevant items in the first r + 1
-    precision_at_end = hits.gather(1, group_end) / (group_end + 1)  # (Q, N)
-    n_relevant = relevant.sum(dim=1)  # (Q,)
-    total = (relevant * precision_at_end).sum(dim=1)
-    return torch.where(n_relevant > 0, total / n_relevant.clamp(min=1), 0.0)
-
-
-def mean_average_precision(
-    query_codes: Tensor,
-    db_codes: Tensor,
-    query_labels: Tensor,
-    db_labels: Tensor,
-    metric: str = "euclidean",
-    chunk_size: int = 1024,
-) -> float:
-    """Mean over queries of the average precision of retrieving same-label database items.
-
-    The database is ranked by distance (see :func:`rank_database`), relevance is "same label", ties
-    are handled as in :func:`average_precision`. If the queries are also in the database, each query
-    finds itself at distance 0, which inflates the score; split the data to avoid that.
-
-    Args:
-        query_codes: Query codes.
-        db_codes: Database codes.
-        query_labels: Query labels.
-        db_labels: Database labels.
-        metric: ``"euclidean"`` or ``"hamming"``.
-        chunk_size: Queries processed at once (bounds memory to ``chunk_size * N`` distances).
-
-    Returns:
-        mAP in [0, 1].
-
-    Raises:
-        TypeError, ValueError: As :func:`pairwise_distances` and :func:`ranked_relevance`.
-
-    Shape:
-        query_codes: (Q, K). db_codes: (N, K). query_labels: (Q,). db_labels: (N,). Output: float.
-    """
-    query_codes = _check_tensor(query_codes, "query_codes", ndim=2)
-    query_labels = _check_tensor(query_labels, "query_labels", ndim=1)
-    if query_labels.shape[0] != query_codes.shape[0]:
-        raise ValueError(
-            f"query_labels must have one label per query ({query_codes.shape[0]}), "
-            f"got {query_labels.shape[0]}"
-        )
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    aps = []
-    for start in range(0, query_codes.shape[0], chunk_size):
-        stop = start + chunk_size
-        ranking, distances = rank_database(query_codes[start:stop], db_codes, metric)
-        relevant = ranked_relevance(ranking, query_labels[start:stop], db_labels)
-        aps.append(average_precision(relevant, distances))
-    return torch.cat(aps).mean().item()
-
-
-# --------------------------------------------------------------------------------------------
-# Anomaly detection, code statistics, probes
+# Anomaly scores, code statistics, probes
 # --------------------------------------------------------------------------------------------
 
 
@@ -451,14 +247,14 @@ def sparsity_stats(h: Tensor, threshold: float = 0.1) -> dict[str, Any]:
         ``"dead_units"`` int, units active on no input.
 
     Raises:
+        TypeError: If ``h`` is not a tensor or ``threshold`` not a real number.
         ValueError: If ``h`` is not 2-D or ``threshold < 0``.
 
     Shape:
         h: (B, K). Tensor outputs on the CPU, as listed above.
     """
-    h = _check_tensor(h, "h", ndim=2).cpu().to(torch.float64)
-    if not threshold >= 0:
-        raise ValueError(f"threshold must be >= 0, got {threshold}")
+    h = check_tensor(h, "h", ndim=2).detach().cpu().to(torch.float64)
+    threshold = check_real(threshold, "threshold", minimum=0)
     active = h.abs() > threshold  # (B, K)
     active_per_unit = active.to(torch.float64).mean(dim=0)  # (K,)
     return {
@@ -473,9 +269,8 @@ def sparsity_stats(h: Tensor, threshold: float = 0.1) -> dict[str, Any]:
 def jacobian_norm(encoder: nn.Module, x: Tensor, chunk_size: int = 64) -> Tensor:
     """Frobenius norm of the encoder's Jacobian ``d encoder(x_b) / d x_b`` for each sample.
 
-    Computed exactly with ``torch.func`` (see ``aeutils.losses.contractive_penalty``),
-    ``chunk_size`` samples at a time to bound memory; the square of the result averaged over the
-    batch equals
+    Computed exactly by :func:`aeutils.jacobian.per_sample_jacobian`, ``chunk_size`` samples at
+    a time to bound memory; the square of the result averaged over the batch equals
     ``contractive_penalty(encoder, x, method="exact")``.
 
     Args:
@@ -488,20 +283,19 @@ def jacobian_norm(encoder: nn.Module, x: Tensor, chunk_size: int = 64) -> Tensor
         Detached tensor of norms on ``x``'s device.
 
     Raises:
-        TypeError: If ``encoder`` is not an nn.Module or ``x`` not a tensor.
+        TypeError: If ``encoder`` is not an nn.Module, ``x`` not a tensor or ``chunk_size`` not
+            an integer.
         ValueError: If ``chunk_size < 1`` or the batch is empty.
 
     Shape:
         x: ``(B, *input_shape)``. Output: (B,).
     """
-    if not isinstance(encoder, nn.Module):
-        raise TypeError(f"encoder must be an nn.Module, got {type(encoder).__name__}")
-    x = _check_tensor(x, "x")
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    encoder = check_module(encoder, "encoder")
+    x = check_tensor(x, "x")
+    chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
     norms = []
     for chunk in x.split(chunk_size):
-        jac = _per_sample_jacobian(encoder, chunk).detach()  # (b, k, d)
+        jac = per_sample_jacobian(encoder, chunk).detach()  # (b, k, d)
         norms.append(jac.pow(2).sum(dim=(1, 2)).sqrt())
     return torch.cat(norms)
 
@@ -531,7 +325,8 @@ def linear_probe_accuracy(
         Fraction of test codes classified correctly.
 
     Raises:
-        ValueError: If the shapes do not fit together or ``max_iter < 1``.
+        TypeError: If ``max_iter`` is not an integer or ``C`` not a real number.
+        ValueError: If the shapes do not fit together, ``max_iter < 1`` or ``C <= 0``.
 
     Shape:
         z_train: (N, K). y_train: (N,). z_test: (M, K). y_test: (M,). Output: float.
@@ -547,8 +342,8 @@ def linear_probe_accuracy(
             f"y_train and y_test must hold one label per code, got shapes {y_tr.shape} "
             f"and {y_te.shape} for {z_tr.shape[0]} and {z_te.shape[0]} codes"
         )
-    if max_iter < 1:
-        raise ValueError(f"max_iter must be >= 1, got {max_iter}")
+    max_iter = check_int(max_iter, "max_iter", minimum=1)
+    C = check_real(C, "C", minimum=0, low_open=True)
     probe = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
     probe.fit(z_tr, y_tr)
     return float(probe.score(z_te, y_te))

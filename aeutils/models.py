@@ -1,4 +1,4 @@
-"""Autoencoder models: linear, fully connected (MLP) and convolutional.
+"""Autoencoder models: linear, fully connected (MLP), convolutional and semantic hashing.
 
 Every model subclasses :class:`Autoencoder` and follows one contract:
 
@@ -37,12 +37,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from aeutils.validation import check_bool, check_choice, check_int, check_module
+
 __all__ = [
+    "ACTIVATION_NAMES",
     "MODEL_CLASSES",
     "Autoencoder",
     "ConvAutoencoder",
     "LinearAutoencoder",
     "MLPAutoencoder",
+    "SemanticHashingAutoencoder",
     "TiedLinear",
     "count_parameters",
 ]
@@ -56,7 +60,8 @@ _ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "leaky_relu": nn.LeakyReLU,
     "identity": nn.Identity,
 }
-_ACTIVATION_CHOICES = ", ".join(repr(name) for name in sorted(_ACTIVATIONS)) + " or None"
+#: Accepted activation names; ``"identity"`` and ``None`` both mean no activation layer.
+ACTIVATION_NAMES: tuple[str | None, ...] = (*sorted(_ACTIVATIONS), None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -65,53 +70,27 @@ _ACTIVATION_CHOICES = ", ".join(repr(name) for name in sorted(_ACTIVATIONS)) + "
 
 
 def _positive_int(value: Any, name: str) -> int:
-    """Return ``value`` as an ``int`` if it is a positive integer (bools are rejected)."""
-    wrong_type = TypeError(
-        f"{name} must be a positive integer; got {value!r} ({type(value).__name__})"
-    )
-    if isinstance(value, bool):
-        raise wrong_type
-    if not isinstance(value, int):
-        # Accept integer-like scalars such as numpy.int64, but not floats or strings.
-        try:
-            value = int(value.__index__())
-        except (AttributeError, TypeError):
-            raise wrong_type from None
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive integer; got {value}")
-    return int(value)
+    return check_int(value, name, minimum=1)
 
 
 def _int_tuple(value: Any, name: str, *, allow_empty: bool) -> tuple[int, ...]:
     """Return a sequence of positive integers as a tuple of ``int``."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise TypeError(
-            f"{name} must be a tuple or list of positive integers; "
-            f"got {value!r} ({type(value).__name__})"
+            f"{name} must be a tuple or list of positive integers, got {type(value).__name__}"
         )
     if not value and not allow_empty:
-        raise ValueError(f"{name} must contain at least one entry; got {tuple(value)}")
+        raise ValueError(f"{name} must contain at least one entry, got {tuple(value)}")
     return tuple(_positive_int(item, f"{name}[{i}]") for i, item in enumerate(value))
 
 
 def _activation_name(value: Any, name: str) -> str | None:
     """Check that ``value`` names a known activation (or is None) and return it unchanged."""
-    if value is None:
-        return None
-    if not isinstance(value, str):
+    if value is not None and not isinstance(value, str):
         raise TypeError(
-            f"{name} must be an activation name (str) or None, one of {_ACTIVATION_CHOICES}; "
-            f"got {value!r} ({type(value).__name__})"
+            f"{name} must be an activation name (str) or None, got {type(value).__name__}"
         )
-    if value not in _ACTIVATIONS:
-        raise ValueError(f"{name} must be one of {_ACTIVATION_CHOICES}; got {value!r}")
-    return value
-
-
-def _bool(value: Any, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False; got {value!r} ({type(value).__name__})")
-    return value
+    return check_choice(value, name, ACTIVATION_NAMES)
 
 
 def _append_activation(layers: list[nn.Module], name: str | None) -> None:
@@ -276,7 +255,7 @@ class LinearAutoencoder(Autoencoder):
     ) -> None:
         shape = _int_tuple(input_shape, "input_shape", allow_empty=False)
         code_size = _positive_int(code_size, "code_size")
-        bias = _bool(bias, "bias")
+        bias = check_bool(bias, "bias")
         super().__init__(
             input_shape=shape,
             code_size=code_size,
@@ -384,7 +363,7 @@ class MLPAutoencoder(Autoencoder):
         activation = _activation_name(activation, "activation")
         code_activation = _activation_name(code_activation, "code_activation")
         output_activation = _activation_name(output_activation, "output_activation")
-        tied_weights = _bool(tied_weights, "tied_weights")
+        tied_weights = check_bool(tied_weights, "tied_weights")
         mirror = tuple(reversed(hidden))
         if decoder_hidden_sizes is None:
             decoder_hidden: tuple[int, ...] | None = None
@@ -575,6 +554,78 @@ class ConvAutoencoder(Autoencoder):
 
 
 # ---------------------------------------------------------------------------------------------
+# Semantic-hashing autoencoder
+# ---------------------------------------------------------------------------------------------
+
+
+class SemanticHashingAutoencoder(Autoencoder):
+    """Fully connected autoencoder whose code is a vector of logits, one per hash bit.
+
+    The semantic hashing of Salakhutdinov and Hinton: ``encode`` gives batch-normalised
+    pre-activations ``a`` (logits), and the decoder starts with a sigmoid, so ``decode(a)`` sees
+    ``sigmoid(a)`` in [0, 1]. Trained with
+    :func:`aeutils.losses.semantic_hashing_objective`, which adds Gaussian noise to ``a`` before
+    decoding, the code units are pushed towards 0 or 1 and ``encode(x) > 0`` is the binary hash.
+
+    Encoder: ``Flatten -> [Linear -> ReLU] per hidden size -> Linear -> BatchNorm1d``. Decoder:
+    ``Sigmoid -> [Linear -> ReLU] per hidden size, reversed -> Linear -> Sigmoid -> Unflatten``.
+    The BatchNorm layer keeps the logits centred and scaled during training (so that about half
+    the items set each bit); in eval mode it uses its running statistics, so a single item is
+    encoded as it would be in a batch, and in training mode a batch needs at least two items.
+
+    Args:
+        input_shape: Shape of one input without the batch dimension, e.g. ``(1, 28, 28)`` or
+            ``(784,)``.
+        hidden_sizes: Widths of the encoder's hidden layers, input side first; the decoder
+            mirrors them.
+        code_size: Number of hash bits.
+
+    Raises:
+        TypeError: If an argument has the wrong type.
+        ValueError: If a size is not a positive integer.
+
+    Shape:
+        encode: ``(B, *input_shape)`` -> ``(B, code_size)`` logits; decode: the reverse.
+    """
+
+    def __init__(
+        self,
+        *,
+        input_shape: Sequence[int] = (1, 28, 28),
+        hidden_sizes: Sequence[int] = (256,),
+        code_size: int = 32,
+    ) -> None:
+        shape = _int_tuple(input_shape, "input_shape", allow_empty=False)
+        hidden = _int_tuple(hidden_sizes, "hidden_sizes", allow_empty=True)
+        code_size = _positive_int(code_size, "code_size")
+        super().__init__(
+            input_shape=shape,
+            code_size=code_size,
+            init_kwargs={"input_shape": shape, "hidden_sizes": hidden, "code_size": code_size},
+        )
+        self.hidden_sizes = hidden
+        n_inputs = math.prod(shape)
+        enc_layers: list[nn.Module] = [nn.Flatten()]  # (B, D)
+        for a, b in itertools.pairwise((n_inputs, *hidden)):
+            enc_layers += [nn.Linear(a, b), nn.ReLU()]
+        enc_layers += [
+            nn.Linear((n_inputs, *hidden)[-1], code_size),  # (B, k)
+            nn.BatchNorm1d(code_size),  # (B, k): the logits a
+        ]
+        self.encoder = nn.Sequential(*enc_layers)
+        dec_widths = (code_size, *reversed(hidden))
+        dec_layers: list[nn.Module] = [nn.Sigmoid()]  # (B, k) in [0, 1]
+        for a, b in itertools.pairwise(dec_widths):
+            dec_layers += [nn.Linear(a, b), nn.ReLU()]
+        dec_layers += [
+            nn.Linear(dec_widths[-1], n_inputs),  # (B, D)
+            nn.Sigmoid(),
+            nn.Unflatten(1, shape),  # (B, *input_shape)
+        ]
+        self.decoder = nn.Sequential(*dec_layers)
+
+
+# ---------------------------------------------------------------------------------------------
 # Registry and helpers
 # ---------------------------------------------------------------------------------------------
 
@@ -582,6 +633,7 @@ MODEL_CLASSES: dict[str, type[Autoencoder]] = {
     "LinearAutoencoder": LinearAutoencoder,
     "MLPAutoencoder": MLPAutoencoder,
     "ConvAutoencoder": ConvAutoencoder,
+    "SemanticHashingAutoencoder": SemanticHashingAutoencoder,
 }
 """Every concrete autoencoder in this module, by class name (used by load_checkpoint)."""
 
@@ -598,6 +650,5 @@ def count_parameters(model: nn.Module) -> int:
     Raises:
         TypeError: If ``model`` is not an ``nn.Module``.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module; got {type(model).__name__}")
+    model = check_module(model, "model")
     return sum(p.numel() for p in model.parameters())  # parameters() de-duplicates shared ones

@@ -8,34 +8,34 @@ new tensor of the same shape, dtype and device, and never modify their input. Pa
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable
-from numbers import Real
 
 import torch
 from torch import Tensor
+
+from aeutils.validation import check_bool, check_choice, check_real, check_tensor
+
+__all__ = [
+    "CORRUPTION_KINDS",
+    "gaussian_noise",
+    "make_corruption",
+    "masking_noise",
+    "salt_and_pepper_noise",
+]
 
 CORRUPTION_KINDS: tuple[str, ...] = ("gaussian", "masking", "salt_and_pepper")
 
 
 def _check_input(x: object) -> Tensor:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}")
-    return x
+    return check_tensor(x, "x", batch=False, floating=True)
 
 
-def _check_level(value: object, name: str, upper: float | None) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if upper is None:
-        if not (math.isfinite(value) and value >= 0):
-            raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    elif not 0.0 <= value <= upper:
-        raise ValueError(f"{name} must be in [0, {upper:g}], got {value}")
-    return value
+def _check_sigma(sigma: object) -> float:
+    return check_real(sigma, "sigma", minimum=0)
+
+
+def _check_fraction(fraction: object) -> float:
+    return check_real(fraction, "fraction", minimum=0, maximum=1)
 
 
 def gaussian_noise(
@@ -53,14 +53,16 @@ def gaussian_noise(
         Noisy copy of ``x``.
 
     Raises:
-        TypeError: If ``x`` is not a floating-point tensor or ``sigma`` not a real number.
+        TypeError: If ``x`` is not a floating-point tensor, ``sigma`` not a real number or
+            ``clip`` not a bool.
         ValueError: If ``sigma`` is negative or not finite.
 
     Shape:
         x: any, e.g. (B, C, H, W). Output: same as ``x``.
     """
     x = _check_input(x)
-    sigma = _check_level(sigma, "sigma", upper=None)
+    sigma = _check_sigma(sigma)
+    clip = check_bool(clip, "clip")
     eps = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
     noisy = x + sigma * eps
     return noisy.clamp(0.0, 1.0) if clip else noisy
@@ -87,7 +89,7 @@ def masking_noise(x: Tensor, fraction: float, generator: torch.Generator | None 
         x: any, e.g. (B, C, H, W). Output: same as ``x``.
     """
     x = _check_input(x)
-    fraction = _check_level(fraction, "fraction", upper=1.0)
+    fraction = _check_fraction(fraction)
     u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)  # in [0, 1)
     return x.masked_fill(u < fraction, 0.0)
 
@@ -116,40 +118,42 @@ def salt_and_pepper_noise(
         x: any, e.g. (B, C, H, W). Output: same as ``x``.
     """
     x = _check_input(x)
-    fraction = _check_level(fraction, "fraction", upper=1.0)
+    fraction = _check_fraction(fraction)
     corrupted = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype) < fraction
     salt = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype) < 0.5
     return torch.where(corrupted, salt.to(x.dtype), x)
 
 
 def make_corruption(
-    kind: str, level: float, generator: torch.Generator | None = None
+    kind: str, level: float, generator: torch.Generator | None = None, *, clip: bool = True
 ) -> Callable[[Tensor], Tensor]:
     """Build a one-argument corruption function, e.g. for ``denoising_objective``.
 
     Args:
-        kind: ``"gaussian"`` (``level`` is sigma, output clipped to [0, 1]), ``"masking"`` or
-            ``"salt_and_pepper"`` (``level`` is the corrupted fraction).
+        kind: ``"gaussian"`` (``level`` is sigma), ``"masking"`` or ``"salt_and_pepper"``
+            (``level`` is the corrupted fraction).
         level: Noise level, validated now rather than at the first call.
         generator: Optional random generator used by every call.
+        clip: For ``"gaussian"``, clamp the noisy result to [0, 1] (the default, as
+            :func:`gaussian_noise`); ``False`` keeps the raw noisy values, as when the noise is
+            defined on unclipped images. Masking and salt-and-pepper noise never leave [0, 1],
+            so they have nothing to clip.
 
     Returns:
         ``corrupt(x) -> Tensor`` (a ``functools.partial``, so it prints its settings).
 
     Raises:
-        TypeError: If ``level`` is not a real number.
+        TypeError: If ``level`` is not a real number or ``clip`` not a bool.
         ValueError: If ``kind`` is unknown or ``level`` invalid for that kind.
 
     Shape:
         The returned function maps any shape to the same shape.
     """
+    kind = check_choice(kind, "kind", CORRUPTION_KINDS)
+    clip = check_bool(clip, "clip")
     if kind == "gaussian":
-        sigma = _check_level(level, "sigma", upper=None)
-        return functools.partial(gaussian_noise, sigma=sigma, generator=generator)
-    if kind == "masking":
-        fraction = _check_level(level, "fraction", upper=1.0)
-        return functools.partial(masking_noise, fraction=fraction, generator=generator)
-    if kind == "salt_and_pepper":
-        fraction = _check_level(level, "fraction", upper=1.0)
-        return functools.partial(salt_and_pepper_noise, fraction=fraction, generator=generator)
-    raise ValueError(f"kind must be one of {CORRUPTION_KINDS}, got {kind!r}")
+        sigma = _check_sigma(level)
+        return functools.partial(gaussian_noise, sigma=sigma, clip=clip, generator=generator)
+    fraction = _check_fraction(level)
+    noise = masking_noise if kind == "masking" else salt_and_pepper_noise
+    return functools.partial(noise, fraction=fraction, generator=generator)

@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import matplotlib as mpl
 import numpy as np
 from matplotlib.figure import Figure
 from torch import Tensor
 
-if TYPE_CHECKING:
-    from aeutils.train import History
-
 __all__ = [
     "CATEGORICAL",
     "OKABE_ITO",
     "STYLE",
+    "TrainingLog",
     "code_scatter",
     "filter_tiles",
     "image_grid",
@@ -48,6 +46,20 @@ STYLE: dict[str, object] = {
     "figure.dpi": 100,
     "savefig.bbox": "tight",
 }
+
+
+class TrainingLog(Protocol):
+    """What :func:`training_curves` reads, e.g. an :class:`aeutils.train.History`.
+
+    ``train`` and ``val`` map each logged key to its values, one per epoch (``val`` may be
+    empty). Being a protocol, it keeps this module free of any import from the training loop.
+    """
+
+    @property
+    def train(self) -> Mapping[str, Sequence[float]]: ...
+
+    @property
+    def val(self) -> Mapping[str, Sequence[float]]: ...
 
 
 def _numpy_images(images: Tensor | np.ndarray) -> np.ndarray:
@@ -141,8 +153,23 @@ def code_scatter(
     return fig
 
 
-def training_curves(history: History, keys: Sequence[str] | None = None) -> Figure:
-    """One panel per logged key: training (solid) and validation (dashed) per epoch."""
+def training_curves(history: TrainingLog, keys: Sequence[str] | None = None) -> Figure:
+    """One panel per logged key: training (solid) and validation (dashed) per epoch.
+
+    Args:
+        history: Per-epoch values of each key, e.g. the :class:`aeutils.train.History` that
+            :func:`aeutils.train.fit` returns.
+        keys: Keys to plot, one panel each; ``None`` plots every key of ``history.train``.
+
+    Returns:
+        The figure.
+
+    Raises:
+        ValueError: If there is nothing to plot or a key was not logged.
+
+    Shape:
+        Each ``history.train[key]``: (epochs,).
+    """
     keys = list(keys) if keys is not None else list(history.train)
     if not keys:
         raise ValueError("the history has no logged values to plot")

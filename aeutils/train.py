@@ -22,13 +22,14 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from aeutils.loader import TensorLoader
+from aeutils.losses import LossFn
+from aeutils.validation import check_bool, check_int, check_real
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
     "History",
-    "LossFn",
     "NonFiniteLossError",
     "TrainConfig",
     "encode_all",
@@ -38,8 +39,6 @@ __all__ = [
     "reconstruct_all",
     "seed_everything",
 ]
-
-LossFn = Callable[[nn.Module, Tensor], "Tensor | Mapping[str, Tensor]"]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -86,8 +85,10 @@ class TrainConfig:
             Defaults to on unless the environment variable ``AEUTILS_PROGRESS=0``.
 
     Raises:
+        TypeError: If a number has the wrong type (``epochs=2.0``, ``batch_size=True``, a string)
+            or ``amp``/``progress`` is not a bool.
         ValueError: On a non-positive ``epochs``, ``lr`` or ``batch_size``, a negative
-            ``weight_decay`` or a non-positive ``grad_clip``.
+            ``weight_decay``, a non-positive ``grad_clip``, or a value that is not finite.
     """
 
     epochs: int = 10
@@ -101,16 +102,15 @@ class TrainConfig:
     progress: bool = field(default_factory=_default_progress)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.epochs, int) or self.epochs < 1:
-            raise ValueError(f"epochs must be a positive integer, got {self.epochs!r}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr!r}")
-        if self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
-        if self.grad_clip is not None and not self.grad_clip > 0:
-            raise ValueError(f"grad_clip must be positive or None, got {self.grad_clip!r}")
+        check_int(self.epochs, "epochs", minimum=1)
+        check_real(self.lr, "lr", minimum=0, low_open=True)
+        check_real(self.weight_decay, "weight_decay", minimum=0)
+        check_int(self.batch_size, "batch_size", minimum=1)
+        check_int(self.seed, "seed")
+        if self.grad_clip is not None:
+            check_real(self.grad_clip, "grad_clip", minimum=0, low_open=True)
+        check_bool(self.amp, "amp")
+        check_bool(self.progress, "progress")
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Cost of the contractive penalty: time of one training step, relative to a plain autoencoder.
 
-A 784-1000-784 sigmoid autoencoder (one hidden layer), batch 128, Adam. One step is forward,
-backward and optimizer step with:
+A 784-1000-784 sigmoid autoencoder (``MLPAutoencoder`` with no hidden layer and a 1000-unit
+sigmoid code), batch 128, Adam. One step is forward, backward and optimizer step with:
 
 - no penalty (plain reconstruction),
 - the exact penalty (full per-sample Jacobian with torch.func),
@@ -16,6 +16,9 @@ does not depend on the pixel values).
 Usage::
 
     python benchmarks/contractive_cost.py [--quick] [--device cpu|cuda] [--batch-size 128]
+    python benchmarks/contractive_cost.py --json benchmarks/results/contractive_cost_cpu.json
+
+With ``--json`` the timings are also written as a record (:func:`aeutils.records.write_record`).
 """
 
 from __future__ import annotations
@@ -25,34 +28,26 @@ import copy
 import os
 import statistics
 import time
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
 from aeutils.losses import LossFn, contractive_objective, reconstruction_objective
+from aeutils.models import MLPAutoencoder
+from aeutils.records import provenance, write_record
+
+HIDDEN = 1000
 
 
-class SigmoidAutoencoder(nn.Module):
-    """784 -> hidden -> 784 autoencoder with sigmoid code and output."""
-
-    def __init__(self, input_shape: tuple[int, ...] = (1, 28, 28), hidden: int = 1000) -> None:
-        super().__init__()
-        d = 1
-        for size in input_shape:
-            d *= size
-        self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(d, hidden), nn.Sigmoid())
-        self.decoder = nn.Sequential(
-            nn.Linear(hidden, d), nn.Sigmoid(), nn.Unflatten(1, input_shape)
-        )
-
-    def encode(self, x: Tensor) -> Tensor:
-        return self.encoder(x)  # (B, hidden)
-
-    def decode(self, z: Tensor) -> Tensor:
-        return self.decoder(z)  # (B, 1, 28, 28)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.decode(self.encode(x))
+def sigmoid_autoencoder() -> MLPAutoencoder:
+    """784 -> 1000 -> 784 with a sigmoid code and output: the contractive penalty's closed form."""
+    return MLPAutoencoder(
+        hidden_sizes=(),
+        code_size=HIDDEN,
+        code_activation="sigmoid",
+        output_activation="sigmoid",
+    )
 
 
 def load_batch(batch_size: int, device: torch.device) -> tuple[Tensor, str]:
@@ -92,13 +87,14 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--json", type=Path, default=None, help="also write a record here")
     args = parser.parse_args()
     warmup, repeats = (1, 3) if args.quick else (args.warmup, args.repeats)
     device = torch.device(args.device)
 
     x, source = load_batch(args.batch_size, device)
     torch.manual_seed(0)
-    base = SigmoidAutoencoder().to(device)
+    base = sigmoid_autoencoder().to(device)
     variants: dict[str, LossFn] = {
         "plain": reconstruction_objective("mse"),
         "exact": contractive_objective(0.1, method="exact"),
@@ -126,6 +122,19 @@ def main() -> None:
         print(f"{name}: {1e3 * median:.2f} ms/step")
     for name in ("exact", "sigmoid", "projection"):
         print(f"{name}/plain: {medians[name] / medians['plain']:.1f}x")
+    if args.json is not None:
+        record = {
+            "benchmark": "contractive_cost",
+            "model": f"784-{HIDDEN}-784 sigmoid MLPAutoencoder",
+            "batch_size": args.batch_size,
+            "inputs": source,
+            "warmup_steps": warmup,
+            "timed_steps": repeats,
+            "seconds_per_step": {name: times[name] for name in variants},
+            "median_seconds_per_step": medians,
+            "ratio_to_plain": {name: medians[name] / medians["plain"] for name in variants},
+        }
+        print(f"wrote {write_record(args.json, {**record, **provenance(device)})}")
 
 
 if __name__ == "__main__":

@@ -13,17 +13,15 @@ Usage::
     python benchmarks/loader_speed.py              # full epochs, 2 repeats each
     python benchmarks/loader_speed.py --quick      # 60 batches each (seconds)
     python benchmarks/loader_speed.py --device cuda --json results/loader_speed_cuda.json
+
+With ``--json`` the timings are also written as a record (:func:`aeutils.records.write_record`:
+the device's name, threads, versions, commit, date, command and load average come with it).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
-import platform
-import shlex
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -34,6 +32,7 @@ from torchvision import datasets, transforms
 
 import aeutils
 from aeutils import MLPAutoencoder, TensorLoader, TrainConfig, fit, load_mnist, mse_loss
+from aeutils.records import provenance, write_record
 
 
 def make_model(seed: int) -> MLPAutoencoder:
@@ -110,29 +109,16 @@ def main() -> None:
     print(f"textbook (torchvision MNIST + ToTensor + DataLoader): {t:.3f} s per {unit}")
     print(f"aeutils (load_mnist + TensorLoader + fit):            {a:.3f} s per {unit}")
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(
-            json.dumps(
-                {
-                    "benchmark": "loader_speed",
-                    "device": str(device),
-                    "device_name": torch.cuda.get_device_name()
-                    if device.type == "cuda"
-                    else platform.processor(),
-                    "threads": torch.get_num_threads(),
-                    "textbook_workers": args.workers,
-                    "date": datetime.date.today().isoformat(),
-                    "command": shlex.join(["python", "benchmarks/loader_speed.py", *sys.argv[1:]]),
-                    "unit": unit,
-                    "textbook_seconds": textbook,
-                    "aeutils_seconds": ours,
-                    "speedup": t / a,
-                    "torch": torch.__version__,
-                    "torchvision": torchvision.__version__,
-                },
-                indent=2,
-            )
-        )
+        record = {
+            "benchmark": "loader_speed",
+            "textbook_workers": args.workers,
+            "unit": unit,
+            "textbook_seconds": textbook,
+            "aeutils_seconds": ours,
+            "speedup": t / a,
+            "torchvision": torchvision.__version__,
+        }
+        print(f"wrote {write_record(args.json, {**record, **provenance(device)})}")
     print(f"speedup: {t / a:.2f}")
 
 

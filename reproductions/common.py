@@ -1,42 +1,40 @@
-"""Shared pieces of the reproduction scripts: arguments, provenance, cost estimates, JSON.
+"""Shared pieces of the reproduction scripts: arguments, cost estimates, the result record.
 
 Every script in ``reproductions/`` does the same four things around its own protocol:
 
 1. parse ``--device``, ``--quick``, ``--out`` and ``--seed`` (:func:`make_parser`);
 2. print what the full budget will cost after timing a first epoch (:func:`print_estimate`);
-3. collect provenance: device name, library versions, git commit, UTC date, the exact
-   command (:func:`provenance`);
-4. write one small JSON file (:func:`write_result`): committed results go to
-   ``reproductions/results/<name>.json``, quick (CI) runs to ``_build/reproductions/<name>.json``
-   so that a quick run never overwrites a committed result (:func:`default_out`).
+3. assemble its result with :func:`build_result`, which adds the provenance every record of the
+   project carries (:func:`aeutils.records.provenance`: device name, library versions, git
+   commit, UTC date, the exact command...);
+4. write it with :func:`write_result` (:func:`aeutils.records.write_record`, the one writer):
+   committed results go to ``reproductions/results/<name>.json``, quick (CI) runs to
+   ``_build/reproductions/<name>.json`` so that a quick run never overwrites a committed result
+   (:func:`default_out`).
 
-The JSON written by :func:`build_result` has these top-level keys, read by ``book/results.ipynb``:
-``protocol``, ``title``, ``citation``, ``quick``, ``rows`` (one dict per reported number: its
-``quantity``, the ``published`` value or ``None``, ``ours``, and a ``baseline`` we ran with its
-``baseline_name``), ``metrics`` (every measured value), ``target`` (``description`` and ``met``),
-``hyperparameters``, ``seeds``, ``notes`` and the provenance keys of :func:`provenance`.
+The JSON has these top-level keys, read by ``book/results.ipynb`` and checked by
+:func:`check_result`: ``protocol``, ``title``, ``citation``, ``quick``, ``rows`` (one dict per
+reported number: its ``quantity``, the ``published`` value or ``None``, ``ours``, and a
+``baseline`` we ran with its ``baseline_name``), ``metrics`` (every measured value), ``target``
+(``description`` and ``met``), ``hyperparameters``, ``seeds``, ``notes``, ``wall_seconds`` and
+the provenance keys of :func:`aeutils.records.provenance`.
+
+The scripts import this module as ``common``: Python puts a script's own folder first on the
+module path, so ``python reproductions/<name>.py`` finds it beside the script.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import math
-import os
-import platform
-import shlex
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import sklearn
 import torch
 
 import aeutils
+from aeutils.records import PROVENANCE_KEYS, provenance, write_record
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "reproductions" / "results"
@@ -50,7 +48,7 @@ def make_parser(description: str) -> argparse.ArgumentParser:
         description: First line of the script's docstring.
 
     Returns:
-        A parser with ``--device`` (default: :func:`aeutils.pick_device`), ``--quick``
+        A parser with ``--device`` (default: :func:`aeutils.train.pick_device`), ``--quick``
         (tiny subsets and one epoch, for CI), ``--out`` (JSON path; default from
         :func:`default_out`) and ``--seed``. Scripts add their own hyperparameters to it.
     """
@@ -78,96 +76,6 @@ def default_out(name: str, quick: bool) -> Path:
         ``reproductions/results/<name>.json`` for full runs.
     """
     return (QUICK_DIR if quick else RESULTS_DIR) / f"{name}.json"
-
-
-def device_name(device: torch.device) -> str:
-    """A human-readable name for ``device``.
-
-    Returns:
-        The GPU's name for CUDA, ``"Apple MPS"`` for MPS, else the CPU model from
-        ``/proc/cpuinfo`` (or :func:`platform.processor`) followed by the core count.
-    """
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    if device.type == "mps":
-        return "Apple MPS"
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    model = model or platform.processor() or platform.machine() or "unknown CPU"
-    return f"{model}, {os.cpu_count()} cores"
-
-
-def git_commit() -> str | None:
-    """The checked-out commit (``git rev-parse HEAD``), or ``None`` outside a git checkout."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return out.stdout.strip() or None
-
-
-def git_dirty() -> bool | None:
-    """Whether ``aeutils/`` or ``reproductions/`` differ from the commit (``None`` if unknown).
-
-    A result computed from uncommitted code names a commit that does not hold that code.
-    """
-    try:
-        out = subprocess.run(
-            ["git", "status", "--porcelain", "--", "aeutils", "reproductions/*.py"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return bool(out.stdout.strip())
-
-
-def command_line() -> str:
-    """The command that ran this process, as it can be pasted into a shell from the repo root."""
-    script = Path(sys.argv[0])
-    try:
-        script = script.resolve().relative_to(ROOT)
-    except ValueError:
-        pass
-    return shlex.join(["python", str(script), *sys.argv[1:]])
-
-
-def provenance(device: torch.device) -> dict[str, Any]:
-    """Everything needed to say where and how a number was produced.
-
-    Returns:
-        ``device`` (``"cuda"``, ``"cpu"``...), ``device_name``, ``cpu_cores``,
-        ``torch_threads``, ``versions`` (python, torch, numpy, sklearn, aeutils),
-        ``git_commit`` (``None`` if unknown), ``git_dirty`` (uncommitted changes to the code),
-        ``date_utc`` (ISO 8601) and ``command``.
-    """
-    return {
-        "device": device.type,
-        "device_name": device_name(device),
-        "cpu_cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "versions": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-            "sklearn": sklearn.__version__,
-            "aeutils": aeutils.__version__,
-        },
-        "git_commit": git_commit(),
-        "git_dirty": git_dirty(),
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": command_line(),
-    }
 
 
 def row(
@@ -250,35 +158,55 @@ def build_result(
     }
 
 
-def _plain(value: Any) -> Any:
-    """Convert NumPy/torch scalars, paths and tuples to JSON types; NaN and inf to ``None``."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, torch.Tensor):
-        return _plain(value.tolist())
-    if isinstance(value, np.generic):
-        return _plain(value.item())
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    raise TypeError(f"cannot write a {type(value).__name__} to the results JSON: {value!r}")
+#: Keys every result file must have: the result's own and the provenance keys.
+REQUIRED_KEYS: tuple[str, ...] = (
+    "protocol",
+    "title",
+    "citation",
+    "quick",
+    "rows",
+    "metrics",
+    "target",
+    "hyperparameters",
+    "seeds",
+    "notes",
+    "wall_seconds",
+    *PROVENANCE_KEYS,
+)
+
+
+def check_result(path: Path, name: str, quick: bool) -> None:
+    """Raise ``ValueError`` unless ``path`` holds a result of ``name`` with every required key.
+
+    Args:
+        path: A JSON file written by :func:`write_result`.
+        name: The protocol it should hold.
+        quick: Whether it should be a quick run.
+
+    Raises:
+        ValueError: If a key is missing, the protocol or budget differ, there are no rows, or
+            ``target.met`` is not a bool.
+    """
+    result = json.loads(Path(path).read_text())
+    missing = [key for key in REQUIRED_KEYS if key not in result]
+    if missing:
+        raise ValueError(f"{path}: missing keys {missing}")
+    if result["protocol"] != name or result["quick"] is not quick:
+        raise ValueError(f"{path}: protocol {result['protocol']!r}, quick {result['quick']!r}")
+    if not result["rows"] or not isinstance(result["target"].get("met"), bool):
+        raise ValueError(f"{path}: no rows, or target.met is not a bool")
 
 
 def write_result(result: dict[str, Any], path: Path) -> Path:
-    """Write ``result`` as indented JSON to ``path`` (creating its folder) and return ``path``.
+    """Write ``result`` with :func:`aeutils.records.write_record`, say where, and return ``path``.
 
     Raises:
         TypeError: If a value is not a number, string, bool, None, list, dict, path, NumPy or
             torch value.
+        ValueError: If the provenance keys are missing (build ``result`` with
+            :func:`build_result`).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_plain(result), indent=2) + "\n")
+    path = write_record(path, result)
     print(f"wrote {path}")
     return path
 

@@ -37,18 +37,21 @@ from common import (
 from torch import Tensor
 
 import aeutils
-from aeutils import ConvAutoencoder, TrainConfig, denoising_objective, fit, load_mnist, psnr
+from aeutils import (
+    ConvAutoencoder,
+    TrainConfig,
+    denoising_objective,
+    fit,
+    gaussian_noise,
+    load_mnist,
+    make_corruption,
+    psnr,
+)
 
 NAME = "denoising_sigma50"
 SIGMA = 50 / 255
 TARGET_DB = 4.0
 PCA_GRID = (20, 40, 60, 80, 100, 120, 150, 180, 210, 250, 300)
-
-
-def add_noise(x: Tensor, generator: torch.Generator | None = None) -> Tensor:
-    """``x + (50/255) * eps``, unclipped. Shape: any -> same."""
-    eps = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-    return x + SIGMA * eps
 
 
 def as_8bit(x: Tensor) -> Tensor:
@@ -83,7 +86,8 @@ def main() -> None:
         x_all, x_test = x_all[:1200], x_test[:300]
     x_train, x_val = x_all[: -args.val_images], x_all[-args.val_images :]
     gen = torch.Generator().manual_seed(args.seed + 1)
-    noisy_val, noisy_test = add_noise(x_val, gen), add_noise(x_test, gen)  # fixed noise draws
+    noisy_val = gaussian_noise(x_val, SIGMA, clip=False, generator=gen)  # fixed noise draws
+    noisy_test = gaussian_noise(x_test, SIGMA, clip=False, generator=gen)
     noisy_psnr = float(psnr(noisy_test, x_test, reduction="pooled", clip=False))
     noisy_psnr_8bit = pooled_psnr(noisy_test, x_test)
 
@@ -100,7 +104,7 @@ def main() -> None:
         torch.manual_seed(args.seed)
         return ConvAutoencoder(channels=tuple(args.channels), code_size=args.code_size)
 
-    objective = denoising_objective(add_noise, kind="mse")
+    objective = denoising_objective(make_corruption("gaussian", SIGMA, clip=False), kind="mse")
     config = TrainConfig(
         epochs=args.epochs,
         lr=args.lr,

@@ -63,7 +63,7 @@ def make_autoencoder(hidden: int, seed: int) -> MLPAutoencoder:
     )
 
 
-def weight_decay_objective(weight: float) -> aeutils.train.LossFn:
+def weight_decay_objective(weight: float) -> aeutils.LossFn:
     """Cross-entropy reconstruction plus ``weight * ||W||_F^2`` of the (tied) weight matrix."""
     recon_fn = reconstruction_objective("bce")
 
@@ -75,7 +75,7 @@ def weight_decay_objective(weight: float) -> aeutils.train.LossFn:
     return loss_fn
 
 
-def objectives(args: argparse.Namespace) -> dict[str, aeutils.train.LossFn]:
+def objectives(args: argparse.Namespace) -> dict[str, aeutils.LossFn]:
     """The five pretraining objectives, by the paper's names."""
     gen = None  # noise draws come from torch's global generator, seeded by fit
     return {

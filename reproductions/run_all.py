@@ -6,51 +6,24 @@
 
 The scripts run in this one Python process (``runpy``), so torch and scikit-learn are imported
 once. Each one writes its JSON (quick runs under ``_build/reproductions/``); after each run the
-JSON is read back and checked for the keys ``book/results.ipynb`` needs.
+JSON is read back and checked for the keys ``book/results.ipynb`` needs
+(``common.check_result``). Run it as a script: Python then puts ``reproductions/`` first on the
+module path, which is how this file and every script find ``common.py``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import runpy
 import sys
 import time
 import traceback
 from pathlib import Path
 
+from common import check_result, default_out
+
 HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:  # the scripts import common.py from this folder
-    sys.path.insert(0, str(HERE))
-
-from common import default_out  # noqa: E402
-
 SCRIPTS = ("hinton2006", "rifai2011", "ruff2018", "denoising_sigma50", "hashing_retrieval")
-REQUIRED_KEYS = (
-    "protocol",
-    "quick",
-    "rows",
-    "metrics",
-    "target",
-    "seeds",
-    "device_name",
-    "versions",
-    "date_utc",
-    "command",
-    "wall_seconds",
-)
-
-
-def check_result(path: Path, name: str, quick: bool) -> None:
-    """Raise ``ValueError`` unless ``path`` holds a result of ``name`` with every required key."""
-    result = json.loads(path.read_text())
-    missing = [key for key in REQUIRED_KEYS if key not in result]
-    if missing:
-        raise ValueError(f"{path}: missing keys {missing}")
-    if result["protocol"] != name or result["quick"] is not quick:
-        raise ValueError(f"{path}: protocol {result['protocol']!r}, quick {result['quick']!r}")
-    if not result["rows"] or not isinstance(result["target"].get("met"), bool):
-        raise ValueError(f"{path}: no rows, or target.met is not a bool")
 
 
 def run_one(name: str, extra: list[str], quick: bool) -> float:

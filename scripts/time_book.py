@@ -11,8 +11,9 @@ after the other, in the size given by ``AEUTILS_SIZE`` (default ``book``). With
 ``--from-cache`` nothing runs: the times are those Jupyter Book recorded when it executed
 the notebooks in its last build (run this on the machine that built it). The device (CUDA,
 MPS or the CPU and its thread count) is recorded beside the times. With ``--json`` the times
-are also written as a small record (device, date, size, per-chapter seconds, git commit,
-command) that the book's results page reads from ``benchmarks/results/book_time*.json``.
+are also written as a record (:func:`aeutils.records.write_record`: size, the date the times
+were measured, per-chapter seconds, and the provenance every record carries) that the book's
+results page reads from ``benchmarks/results/book_time*.json``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import datetime
 import json
 import os
 import re
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -31,17 +31,17 @@ import nbformat
 import torch
 from nbclient import NotebookClient
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "reproductions"))
-from common import git_commit  # noqa: E402  (the reproductions' provenance helper)
+from aeutils.records import device_name, provenance, write_record
+from aeutils.train import pick_device
 
+ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- timings:start -->", "<!-- timings:end -->"
 
 
 def device() -> str:
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name()
-    return f"CPU, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+    """The device the chapters run on, in words, with the CPU's torch threads."""
+    name = device_name(pick_device())
+    return f"{name}, {torch.get_num_threads()} torch threads"
 
 
 def run(path: Path) -> float:
@@ -118,18 +118,14 @@ def main() -> int:
             "benchmark": "book_time",
             "source": "Jupyter Book build, cold cache" if args.from_cache else "time_book.py",
             "size": size,
-            "device": device(),
-            "date": when,
+            "date": when,  # when the chapters ran (a cache's build date), not when written
             "seconds": dict(rows),
             "total_seconds": total,
-            "torch": torch.__version__,
-            # A cache does not record which commit it executed: only a live run knows.
-            "git_commit": None if args.from_cache else git_commit(),
-            "command": shlex.join(["python", "scripts/time_book.py", *sys.argv[1:]]),
+            **provenance(pick_device()),
         }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(record, indent=2) + "\n")
-        print(f"wrote {args.json}")
+        if args.from_cache:  # a cache does not record which commit it executed
+            record["git_commit"] = record["git_dirty"] = None
+        print(f"wrote {write_record(args.json, record)}")
     if args.update_readme:
         readme = ROOT / "README.md"
         text = readme.read_text()

@@ -226,7 +226,7 @@ def test_save_refuses_models_that_load_could_not_rebuild(tmp_path: Path) -> None
     class MyAutoencoder(MLPAutoencoder):
         pass
 
-    with pytest.raises(TypeError, match=r"MODEL_CLASSES \(.*MLPAutoencoder\); got .*MyAutoencoder"):
+    with pytest.raises(TypeError, match=r"MODEL_CLASSES \(.*Autoencoder\); got .*MyAutoencoder"):
         save_checkpoint(tmp_path / "a.pt", MyAutoencoder())
     with pytest.raises(TypeError, match=r"MODEL_CLASSES .*got torch\.nn\.modules\.linear\.Linear"):
         save_checkpoint(tmp_path / "a.pt", nn.Linear(2, 2))
@@ -268,7 +268,7 @@ def test_unknown_class_name(tmp_path: Path) -> None:
     message = (
         r"names the model class 'VariationalAutoencoder', which is not in "
         r"aeutils\.models\.MODEL_CLASSES \(known: ConvAutoencoder, LinearAutoencoder, "
-        r"MLPAutoencoder\)"
+        r"MLPAutoencoder, SemanticHashingAutoencoder\)"
     )
     with pytest.raises(ValueError, match=message):
         load_checkpoint(path)

@@ -720,11 +720,12 @@ def test_max_patches_is_a_seeded_subset_in_grid_order() -> None:
     ("kwargs", "error", "message"),
     [
         ({"split": "valid"}, ValueError, r"split must be 'train' or 'test', got 'valid'"),
-        ({"patch_size": 0}, ValueError, r"patch_size must be >= 1, got 0"),
-        ({"patch_size": 8.0}, TypeError, r"patch_size must be an int, got float"),
-        ({"stride": -2}, ValueError, r"stride must be >= 1, got -2"),
-        ({"max_patches": 0}, ValueError, r"max_patches must be >= 1, got 0"),
-        ({"max_patches": True}, TypeError, r"max_patches must be an int, got bool"),
+        ({"patch_size": 0}, ValueError, r"patch_size must be a positive integer, got 0"),
+        ({"patch_size": 8.0}, TypeError, r"patch_size must be an integer, got float"),
+        ({"stride": -2}, ValueError, r"stride must be a positive integer, got -2"),
+        ({"max_patches": 0}, ValueError, r"max_patches must be a positive integer, got 0"),
+        ({"max_patches": True}, TypeError, r"max_patches must be an integer, got bool"),
+        ({"seed": "0"}, TypeError, r"seed must be an integer, got str"),
         ({"patch_size": 700}, ValueError, r"patch_size=700 is larger than every photograph"),
     ],
 )

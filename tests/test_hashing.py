@@ -1,4 +1,5 @@
-"""Tests for aeutils.hashing against NumPy, SciPy, closed forms and direct recomputation."""
+"""Tests for aeutils.hashing against NumPy, SciPy, scikit-learn's estimator checks, closed forms
+and direct recomputation."""
 
 from __future__ import annotations
 
@@ -8,6 +9,12 @@ import numpy as np
 import pytest
 import torch
 from scipy.spatial.distance import cdist
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from aeutils.hashing import ITQ, LSH, _popcount_lookup, hamming_distances, pack_bits
 
@@ -138,11 +145,13 @@ def test_lsh_is_reproducible_and_rejects_bad_input():
     b = LSH(16, seed=3).fit(x).transform(x)
     assert a.dtype == torch.bool and a.shape == (100, 16)
     assert torch.equal(a, b)
-    with pytest.raises(ValueError, match="n_bits must be a positive integer"):
-        LSH(0)
-    with pytest.raises(ValueError, match="must have 8 features"):
+    with pytest.raises(ValueError, match="n_bits must be a positive integer, got 0"):
+        LSH(0).fit(x)  # parameters are checked by fit, as in scikit-learn
+    with pytest.raises(TypeError, match="n_bits must be an integer, got bool"):
+        LSH(True).fit(x)
+    with pytest.raises(ValueError, match="X has 5 features, but LSH is expecting 8 features"):
         LSH(16).fit(x).transform(x[:, :5])
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="LSH instance is not fitted yet"):
         LSH(16).transform(x)
 
 
@@ -196,9 +205,47 @@ def test_itq_rejects_bad_input():
     x = _structured_data(n=50, d=6)
     with pytest.raises(ValueError, match=r"n_bits \(8\) must be at most the number of features"):
         ITQ(8).fit(x)
-    with pytest.raises(ValueError, match="n_iter must be a non-negative integer"):
-        ITQ(4, n_iter=-1)
-    with pytest.raises(ValueError, match="must be 2-D"):
+    with pytest.raises(ValueError, match="n_iter must be a non-negative integer, got -1"):
+        ITQ(4, n_iter=-1).fit(x)
+    with pytest.raises(TypeError, match="seed must be an integer, got float"):
+        ITQ(4, seed=0.5).fit(x)
+    with pytest.raises(ValueError, match="Expected 2D array, got 1D array"):
         ITQ(4).fit(x[0])
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="ITQ instance is not fitted yet"):
         ITQ(4).transform(x)
+
+
+# ------------------------------------------------------------------ scikit-learn API
+
+
+# scikit-learn's own suite, every check on both hashers. ITQ gets 2 bits because ITQ needs
+# n_bits <= n_features and the suite's smallest data sets have 2 features; no check is skipped
+# (scikit-learn skips its array-API check itself unless SCIPY_ARRAY_API=1 is set).
+@parametrize_with_checks([LSH(n_bits=4), ITQ(n_bits=2, n_iter=5)])
+def test_scikit_learn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("hasher", [LSH(n_bits=6, seed=2), ITQ(n_bits=6, n_iter=10, seed=2)])
+def test_numpy_arrays_give_the_codes_of_the_same_tensor(hasher):
+    x = _structured_data(n=200, d=10)
+    from_tensor = clone(hasher).fit(x).transform(x)
+    from_numpy = clone(hasher).fit(x.numpy()).transform(x.numpy().astype(np.float64))
+    assert isinstance(from_numpy, np.ndarray) and from_numpy.dtype == bool
+    np.testing.assert_array_equal(from_numpy, from_tensor.numpy())
+
+
+def test_hashers_work_in_a_pipeline_and_a_grid_search():
+    x = _hypercube_data(n=300, d=12, k=4).numpy()
+    pipeline = make_pipeline(StandardScaler(), ITQ(n_bits=4, n_iter=10))
+    codes = pipeline.fit(x).transform(x)
+    assert codes.shape == (300, 4) and codes.dtype == bool
+    assert list(pipeline.get_feature_names_out()) == ["itq0", "itq1", "itq2", "itq3"]
+    assert list(LSH(n_bits=2).fit(x).get_feature_names_out()) == ["lsh0", "lsh1"]
+
+    def balance(estimator, x_eval, y=None):  # higher when every bit splits the data evenly
+        return -float(np.abs(estimator.transform(x_eval).mean(axis=0) - 0.5).max())
+
+    search = GridSearchCV(LSH(n_bits=8), {"seed": [0, 1, 2]}, scoring=balance, cv=3).fit(x)
+    assert search.best_params_["seed"] in (0, 1, 2)
+    assert search.best_estimator_.n_bits == 8

@@ -66,7 +66,15 @@ def test_device_and_repr():
         ((torch.zeros(3), torch.zeros(4)), {}, ValueError, r"same first dimension.*\[3, 4\]"),
         ((torch.zeros(0, 2),), {}, ValueError, "empty data set"),
         ((torch.zeros(3),), {"batch_size": 0}, ValueError, "batch_size must be a positive integer"),
-        (([1, 2, 3],), {}, TypeError, "takes tensors, got list"),
+        (
+            (torch.zeros(3),),
+            {"batch_size": True},
+            TypeError,
+            "batch_size must be an integer, got bool",
+        ),
+        ((torch.zeros(3),), {"shuffle": 1}, TypeError, "shuffle must be True or False, got int"),
+        ((torch.zeros(3),), {"transform": 3}, TypeError, r"transform must be callable"),
+        (([1, 2, 3],), {}, TypeError, r"tensors\[0\] must be a torch\.Tensor, got list"),
     ],
 )
 def test_bad_input_is_rejected_with_a_clear_message(args, kwargs, error, match):

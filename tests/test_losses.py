@@ -21,6 +21,7 @@ from aeutils.losses import (
     l1_penalty,
     mse_loss,
     reconstruction_objective,
+    semantic_hashing_objective,
 )
 
 INPUT_SHAPE = (1, 3, 4)  # 12 pixels
@@ -160,7 +161,7 @@ def test_kl_penalty_is_finite_for_dead_and_saturated_units():
 
 @pytest.mark.parametrize("rho", [0.0, 1.0, -0.1, 1.5])
 def test_kl_penalty_rejects_rho_outside_open_interval(rho):
-    with pytest.raises(ValueError, match=r"rho must be in the open interval \(0, 1\), got"):
+    with pytest.raises(ValueError, match=r"rho must be a number in \(0, 1\), got"):
         kl_sparsity_penalty(torch.rand(4, 3), rho)
 
 
@@ -171,8 +172,10 @@ def test_kl_penalty_rejects_h_outside_unit_interval_and_bad_types():
         kl_sparsity_penalty(torch.tensor([[1.5, 0.2]]), 0.1)
     with pytest.raises(TypeError, match="rho must be a real number, got str"):
         kl_sparsity_penalty(torch.rand(4, 3), "0.1")
-    with pytest.raises(ValueError, match="rho must be finite"):
+    with pytest.raises(ValueError, match=r"rho must be a number in \(0, 1\), got nan"):
         kl_sparsity_penalty(torch.rand(4, 3), float("nan"))
+    with pytest.raises(TypeError, match="rho must be a real number, got bool"):
+        kl_sparsity_penalty(torch.rand(4, 3), True)
 
 
 # ------------------------------------------------------------------ contractive penalty
@@ -325,8 +328,10 @@ def test_contractive_penalty_rejects_bad_arguments():
     encoder, x = _sigmoid_encoder(), _images()
     with pytest.raises(ValueError, match=r"method must be one of \('exact', 'sigmoid', 'projec"):
         contractive_penalty(encoder, x, method="hutchinson")
-    with pytest.raises(ValueError, match="n_projections must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match="n_projections must be a positive integer, got 0"):
         contractive_penalty(encoder, x, method="projection", n_projections=0)
+    with pytest.raises(TypeError, match="n_projections must be an integer, got float"):
+        contractive_penalty(encoder, x, method="projection", n_projections=2.0)
     with pytest.raises(TypeError, match=r"encoder must be an nn\.Module, got function"):
         contractive_penalty(lambda t: t, x)
 
@@ -392,16 +397,20 @@ def test_contractive_objective_uses_model_encoder_and_trains_both_halves(method)
 def test_objective_factories_validate_arguments_early():
     with pytest.raises(ValueError, match=r"kind must be one of \('mse', 'bce'\), got 'l2'"):
         reconstruction_objective("l2")
-    with pytest.raises(ValueError, match=r"weight must be >= 0, got -1\.0"):
+    with pytest.raises(ValueError, match=r"weight must be a finite number >= 0, got -1\.0"):
         l1_objective(-1.0)
-    with pytest.raises(ValueError, match=r"rho must be in the open interval \(0, 1\)"):
+    with pytest.raises(ValueError, match=r"rho must be a number in \(0, 1\)"):
         kl_objective(rho=1.0, beta=1.0)
-    with pytest.raises(ValueError, match="beta must be >= 0"):
+    with pytest.raises(ValueError, match="beta must be a finite number >= 0"):
         kl_objective(rho=0.1, beta=-2)
     with pytest.raises(ValueError, match="method must be one of"):
         contractive_objective(0.1, method="fast")
     with pytest.raises(TypeError, match="weight must be a real number, got NoneType"):
         contractive_objective(None)
+    with pytest.raises(ValueError, match=r"noise_std must be a finite number >= 0, got -1\.0"):
+        semantic_hashing_objective(-1.0, ramp_steps=10)
+    with pytest.raises(ValueError, match=r"ramp_steps must be a finite number > 0, got 0\.0"):
+        semantic_hashing_objective(4.0, ramp_steps=0)
 
 
 def test_contractive_objective_needs_encoder_attribute():
@@ -426,3 +435,50 @@ def test_contractive_penalty_works_under_no_grad_as_in_evaluate(method):
     assert not value.requires_grad
     tolerance = 0.15 if method == "projection" else 1e-5  # the estimate is random
     assert value.item() == pytest.approx(exact.item(), rel=tolerance)
+
+
+class LogitCodeAE(nn.Module):
+    """encode gives logits; decode applies the sigmoid, as SemanticHashingAutoencoder does."""
+
+    def __init__(self, n_bits: int = 4) -> None:
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(D, n_bits))
+        self.decoder = nn.Sequential(
+            nn.Sigmoid(), nn.Linear(n_bits, D), nn.Sigmoid(), nn.Unflatten(1, INPUT_SHAPE)
+        )
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def decode(self, a: torch.Tensor) -> torch.Tensor:
+        return self.decoder(a)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+def test_semantic_hashing_objective_ramps_the_code_noise_linearly():
+    torch.manual_seed(0)
+    model, x = LogitCodeAE().double(), _images(batch=6)
+    objective = semantic_hashing_objective(noise_std=3.0, ramp_steps=4)
+    for step in range(1, 7):
+        state = torch.get_rng_state()
+        out = objective(model, x)
+        torch.set_rng_state(state)  # replay the same draw for the oracle
+        a = model.encode(x)
+        scale = 3.0 * min(1.0, step / 4)  # 0.75, 1.5, 2.25, 3, then 3
+        h = torch.sigmoid(a + scale * torch.randn_like(a))
+        expected = F.binary_cross_entropy(model.decoder[1:](h), x, reduction="sum") / 6
+        torch.testing.assert_close(out["recon"], expected)
+        torch.testing.assert_close(out["loss"], out["recon"])
+        near = ((h < 0.1) | (h > 0.9)).double().mean()
+        torch.testing.assert_close(out["near_binary"], near.float())
+    out["loss"].backward()
+    assert model.encoder[1].weight.grad.abs().sum() > 0  # the noise does not block gradients
+
+
+def test_semantic_hashing_objective_without_noise_is_the_plain_reconstruction():
+    torch.manual_seed(1)
+    model, x = LogitCodeAE().double(), _images(batch=5)
+    out = semantic_hashing_objective(noise_std=0.0, ramp_steps=1, kind="mse")(model, x)
+    torch.testing.assert_close(out["recon"], F.mse_loss(model(x), x, reduction="sum") / 5)

@@ -120,14 +120,29 @@ def test_make_corruption_matches_direct_call(kind, direct):
     assert "0.25" in repr(corrupt)
 
 
+def test_make_corruption_without_clip_adds_raw_gaussian_noise():
+    x = _images()
+    corrupt = make_corruption("gaussian", 0.5, generator=_gen(4), clip=False)
+    # Closed form: x + sigma * eps with eps from the same generator, nothing clamped.
+    eps = torch.randn(x.shape, generator=_gen(4))
+    torch.testing.assert_close(corrupt(x), x + 0.5 * eps, rtol=0, atol=0)
+    assert corrupt(x).min() < 0 and corrupt(x).max() > 1
+    clipped = make_corruption("gaussian", 0.5, generator=_gen(4))(x)
+    torch.testing.assert_close(clipped, (x + 0.5 * eps).clamp(0, 1), rtol=0, atol=0)
+
+
 def test_validation_messages():
     x = _images()
     with pytest.raises(ValueError, match=r"sigma must be a finite number >= 0, got -0\.1"):
         gaussian_noise(x, -0.1)
-    with pytest.raises(ValueError, match=r"fraction must be in \[0, 1\], got 1.5"):
+    with pytest.raises(ValueError, match=r"fraction must be a number in \[0, 1\], got 1.5"):
         masking_noise(x, 1.5)
-    with pytest.raises(ValueError, match=r"fraction must be in \[0, 1\], got -0.2"):
+    with pytest.raises(ValueError, match=r"fraction must be a number in \[0, 1\], got -0.2"):
         salt_and_pepper_noise(x, -0.2)
+    with pytest.raises(TypeError, match="fraction must be a real number, got bool"):
+        masking_noise(x, True)
+    with pytest.raises(TypeError, match="clip must be True or False, got int"):
+        gaussian_noise(x, 0.1, clip=0)
     with pytest.raises(TypeError, match="fraction must be a real number, got str"):
         masking_noise(x, "0.3")
     with pytest.raises(
@@ -146,7 +161,9 @@ def test_make_corruption_validates_kind_and_level_eagerly():
         make_corruption("blur", 0.1)
     with pytest.raises(ValueError, match="sigma must be a finite number >= 0"):
         make_corruption("gaussian", -1)
-    with pytest.raises(ValueError, match=r"fraction must be in \[0, 1\], got 2.0"):
+    with pytest.raises(ValueError, match=r"fraction must be a number in \[0, 1\], got 2.0"):
         make_corruption("salt_and_pepper", 2)
-    with pytest.raises(ValueError, match=r"fraction must be in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"fraction must be a number in \[0, 1\], got nan"):
         make_corruption("masking", float("nan"))
+    with pytest.raises(TypeError, match="clip must be True or False, got str"):
+        make_corruption("gaussian", 0.1, clip="no")

@@ -1,21 +1,29 @@
-"""Tests of reproductions/common.py (JSON writer, provenance, PCA helpers) and run_all's check."""
+"""Tests of reproductions/common.py: the result record, its check, the PCA helpers."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-REPRODUCTIONS = Path(__file__).resolve().parents[1] / "reproductions"
-sys.path.insert(0, str(REPRODUCTIONS))
+ROOT = Path(__file__).resolve().parents[1]
+REPRODUCTIONS = ROOT / "reproductions"
 
-import common  # noqa: E402
-import run_all  # noqa: E402
+
+def _load_common():
+    """reproductions/common.py as a module, loaded from its file (it is not a package)."""
+    spec = importlib.util.spec_from_file_location("common", REPRODUCTIONS / "common.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+common = _load_common()
 
 
 def _result(quick: bool = True) -> dict:
@@ -55,35 +63,30 @@ def test_write_result_round_trips_plain_json(tmp_path: Path) -> None:
         assert key in loaded
     assert set(loaded["versions"]) == {"python", "torch", "numpy", "sklearn", "aeutils"}
     assert loaded["device"] == "cpu" and "cores" in loaded["device_name"]
-    run_all.check_result(path, "demo", quick=True)
+    common.check_result(path, "demo", quick=True)
 
 
 def test_write_result_rejects_unknown_types(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="cannot write"):
-        common.write_result({"x": object()}, tmp_path / "x.json")
+        common.write_result({**_result(), "x": object()}, tmp_path / "x.json")
+    with pytest.raises(ValueError, match="lacks the provenance keys"):
+        common.write_result({"x": 1}, tmp_path / "x.json")
 
 
 def test_check_result_names_missing_keys(tmp_path: Path) -> None:
     path = tmp_path / "demo.json"
     path.write_text(json.dumps({"protocol": "demo"}))
     with pytest.raises(ValueError, match="missing keys"):
-        run_all.check_result(path, "demo", quick=True)
+        common.check_result(path, "demo", quick=True)
     common.write_result(_result(quick=False), path)
     with pytest.raises(ValueError, match="quick"):
-        run_all.check_result(path, "demo", quick=True)
+        common.check_result(path, "demo", quick=True)
 
 
 def test_quick_runs_never_write_committed_results() -> None:
     assert common.default_out("x", quick=False) == common.RESULTS_DIR / "x.json"
     assert common.default_out("x", quick=True).parent == common.QUICK_DIR
     assert common.QUICK_DIR.parts[-2] == "_build"
-
-
-def test_git_commit_and_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    commit = common.git_commit()
-    assert commit is None or len(commit) == 40
-    monkeypatch.setattr(sys, "argv", [str(REPRODUCTIONS / "demo.py"), "--quick", "--out", "a b"])
-    assert common.command_line() == "python reproductions/demo.py --quick --out 'a b'"
 
 
 def test_pca_basis_is_orthonormal_and_reconstructs_a_subspace_exactly() -> None:
@@ -99,3 +102,31 @@ def test_pca_basis_is_orthonormal_and_reconstructs_a_subspace_exactly() -> None:
 def test_print_estimate_scales_linearly(capsys: pytest.CaptureFixture[str]) -> None:
     assert common.print_estimate("demo", 2.0, 0.5, 10) == pytest.approx(40.0)
     assert "about 0.7 min" in capsys.readouterr().out
+
+
+# What book/results.ipynb reads from every committed record.
+PAGE_KEYS = {
+    "reproductions": (
+        "protocol", "citation", "target", "device_name", "date_utc", "command", "quick", "rows",
+        "wall_seconds", "git_commit", "seeds", "notes", "torch_threads",
+    ),
+    "benchmarks/loader_speed": ("device", "textbook_seconds", "aeutils_seconds", "speedup"),
+    "benchmarks/book_time": ("device", "date", "size", "total_seconds", "seconds", "command"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("pattern", "keys"),
+    [
+        ("reproductions/results/*.json", PAGE_KEYS["reproductions"]),
+        ("benchmarks/results/loader_speed*.json", PAGE_KEYS["benchmarks/loader_speed"]),
+        ("benchmarks/results/book_time*.json", PAGE_KEYS["benchmarks/book_time"]),
+    ],
+)
+def test_committed_records_name_their_device_and_keep_what_the_results_page_reads(pattern, keys):
+    paths = sorted(ROOT.glob(pattern))
+    assert paths, f"no committed record matches {pattern}"
+    for path in paths:
+        record = json.loads(path.read_text())
+        assert isinstance(record.get("device_name"), str) and record["device_name"].strip(), path
+        assert [key for key in keys if key not in record] == [], path

@@ -56,12 +56,24 @@ def test_config_is_frozen_and_validated():
         c.lr = 1.0  # type: ignore[misc]
     for kwargs, match in [
         ({"epochs": 0}, "epochs must be a positive integer, got 0"),
-        ({"lr": 0.0}, "lr must be positive"),
-        ({"weight_decay": -1.0}, "weight_decay must be >= 0"),
-        ({"batch_size": 2.5}, "batch_size must be a positive integer"),
-        ({"grad_clip": 0.0}, "grad_clip must be positive or None"),
+        ({"lr": 0.0}, r"lr must be a finite number > 0, got 0\.0"),
+        ({"lr": float("inf")}, "lr must be a finite number > 0, got inf"),
+        ({"weight_decay": -1.0}, "weight_decay must be a finite number >= 0"),
+        ({"batch_size": 0}, "batch_size must be a positive integer, got 0"),
+        ({"grad_clip": 0.0}, "grad_clip must be a finite number > 0"),
     ]:
         with pytest.raises(ValueError, match=match):
+            TrainConfig(**kwargs)
+    for kwargs, match in [
+        ({"epochs": True}, "epochs must be an integer, got bool"),
+        ({"batch_size": 2.5}, "batch_size must be an integer, got float"),
+        ({"batch_size": True}, "batch_size must be an integer, got bool"),
+        ({"lr": "1e-3"}, "lr must be a real number, got str"),
+        ({"seed": 0.5}, "seed must be an integer, got float"),
+        ({"amp": 1}, "amp must be True or False, got int"),
+        ({"progress": "no"}, "progress must be True or False, got str"),
+    ]:
+        with pytest.raises(TypeError, match=match):
             TrainConfig(**kwargs)
 
 
