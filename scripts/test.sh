@@ -37,7 +37,7 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 python scripts/check_site.py _build/smoke/_build/html --screenshots _build/smoke/screenshots
 
-echo "==> 7/8 the reader notebooks: exported from the smoke build, checked, two rendered in Chromium"
+echo "==> 7/8 the reader notebooks: exported from the smoke build, checked, three rendered in Chromium"
 rm -rf _build/smoke/reader
 python scripts/reader_notebooks.py export --cache _build/smoke/_build/.jupyter_cache \
     --out _build/smoke/reader --size smoke
