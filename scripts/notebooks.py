@@ -99,7 +99,10 @@ def setup_source(commit: str | None = None) -> str:
         f'AEUTILS = "aeutils @ git+{url}@{commit or branch}"\n'
         'if "google.colab" in sys.modules or importlib.util.find_spec("aeutils") is None:\n'
         '    print(f"Installing {AEUTILS} (an installed torch is kept) ...")\n'
-        '    subprocess.run([sys.executable, "-m", "pip", "install", "-q", AEUTILS], check=True)\n'
+        '    pip = [sys.executable, "-m", "pip", "install", "--quiet", AEUTILS]\n'
+        "    done = subprocess.run(pip, capture_output=True, text=True)\n"
+        "    if done.returncode != 0:\n"
+        '        raise RuntimeError(f"pip could not install aeutils:\\n{done.stderr[-3000:]}")\n'
         "    importlib.invalidate_caches()"
     )  # no final newline: ruff format strips it from notebook cells
 
