@@ -2,7 +2,8 @@
 
 The public API has one rule. **The top level holds what a user's training script needs**: data
 sets, batching, models, losses and objectives, corruptions, the training loop, the metrics of
-reconstructions and codes, and checkpoints, so a script starts with one import::
+reconstructions and codes (and of dictionaries against a known answer), and checkpoints, so a
+script starts with one import::
 
     from aeutils import MLPAutoencoder, TrainConfig, fit, load_mnist, reconstruction_objective
 
@@ -18,20 +19,32 @@ The modules, in reading order; each imports only modules listed before it:
 - :mod:`~aeutils.validation`: argument checks shared by every module;
 - :mod:`~aeutils.records`: provenance and JSON records of runs and benchmarks;
 - :mod:`~aeutils.data`: data sets; :mod:`~aeutils.loader`: fast in-memory batching;
-- :mod:`~aeutils.models`: linear, MLP, convolutional and semantic-hashing autoencoders;
+- :mod:`~aeutils.models`: linear, MLP, convolutional, semantic-hashing and sparse autoencoders;
 - :mod:`~aeutils.jacobian`: per-sample Jacobians of an encoder;
 - :mod:`~aeutils.losses`: losses, penalties and objectives; :mod:`~aeutils.noise`: corruptions;
 - :mod:`~aeutils.plotting`: figures; :mod:`~aeutils.train`: the training loop;
 - :mod:`~aeutils.metrics`: scores of reconstructions and codes;
+- :mod:`~aeutils.dictionary`: synthetic data from a known dictionary, and recovery scores;
 - :mod:`~aeutils.hashing`: packed binary codes, Hamming distances, LSH and ITQ;
 - :mod:`~aeutils.retrieval`: rankings, precision@k and mAP;
 - :mod:`~aeutils.checkpoints`: saving and loading models;
 - :mod:`~aeutils.notebook`: the book's smoke/book size switch and glue.
 """
 
-from aeutils import checkpoints, data, loader, losses, metrics, models, noise, train
+from aeutils import (
+    checkpoints,
+    data,
+    dictionary,
+    loader,
+    losses,
+    metrics,
+    models,
+    noise,
+    train,
+)
 from aeutils.checkpoints import *  # noqa: F403
 from aeutils.data import *  # noqa: F403
+from aeutils.dictionary import *  # noqa: F403
 from aeutils.loader import *  # noqa: F403
 from aeutils.losses import *  # noqa: F403
 from aeutils.metrics import *  # noqa: F403
@@ -42,6 +55,16 @@ from aeutils.train import *  # noqa: F403
 __version__ = "0.1.0"
 
 # The submodules whose public names the top level re-exports, in reading order.
-_TOP_LEVEL_MODULES = (data, loader, models, losses, noise, train, metrics, checkpoints)
+_TOP_LEVEL_MODULES = (
+    data,
+    loader,
+    models,
+    losses,
+    noise,
+    train,
+    metrics,
+    dictionary,
+    checkpoints,
+)
 
 __all__ = [name for module in _TOP_LEVEL_MODULES for name in module.__all__]

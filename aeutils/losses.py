@@ -10,7 +10,8 @@ Objectives are factories returning a :data:`LossFn`, ``loss_fn(model, x) -> dict
 The dictionary always holds ``"loss"`` (the scalar to minimise) and ``"recon"`` (the
 reconstruction term); regularised objectives also hold ``"penalty"``, the *unweighted* penalty, so
 that ``loss == recon + weight * penalty``; the semantic-hashing objective also logs
-``"near_binary"``.
+``"near_binary"``, and the sparse-autoencoder objective an auxiliary term ``"aux"``, the codes'
+``"l0"`` and the fraction of ``"dead"`` latents.
 
 The per-sample Jacobian behind the exact contractive penalty is
 :func:`aeutils.jacobian.per_sample_jacobian`.
@@ -25,6 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from aeutils.jacobian import per_sample_jacobian
+from aeutils.models import SparseAutoencoder
 from aeutils.validation import (
     check_callable,
     check_choice,
@@ -49,6 +51,7 @@ __all__ = [
     "mse_loss",
     "reconstruction_objective",
     "semantic_hashing_objective",
+    "sparse_autoencoder_objective",
 ]
 
 LossFn = Callable[[nn.Module, Tensor], "Tensor | Mapping[str, Tensor]"]
@@ -533,5 +536,104 @@ def semantic_hashing_objective(noise_std: float, ramp_steps: float, kind: str = 
         h = torch.sigmoid(noisy.detach())  # (B, n_bits): what the decoder sees
         near_binary = ((h < 0.1) | (h > 0.9)).float().mean()
         return {"loss": recon, "recon": recon, "near_binary": near_binary}
+
+    return loss_fn
+
+
+def sparse_autoencoder_objective(
+    l1_weight: float = 0.0,
+    *,
+    aux_weight: float = 1 / 32,
+    aux_k: int | None = None,
+    dead_after: int = 100_000,
+) -> LossFn:
+    """Objective of :class:`aeutils.models.SparseAutoencoder`: reconstruction, L1 and AuxK.
+
+    ``loss = recon + l1_weight * penalty + aux_weight * variance * aux``, with
+    ``z = model.encode(x)``:
+
+    - ``recon = mse_loss(model.decode(z), x)``;
+    - ``penalty = l1_penalty(z)``, the L1 norm of the codes (use ``l1_weight > 0`` for ReLU
+      codes, ``k=None``; a top-k model needs none);
+    - ``aux``, for a top-k model only, the auxiliary loss of Gao et al. (2024): the residual
+      ``e = x - x_hat``, detached, is reconstructed from the dead latents alone,
+      ``e_hat = z_aux @ model.dictionary``, where ``z_aux`` keeps the ReLU of the ``aux_k``
+      largest pre-activations among the latents that have not fired in the last
+      ``dead_after`` training samples (no pre-bias: it is a residual). As in Gao et al.,
+      ``aux = mse_loss(e_hat, e) / mse_loss(mean(e), e)`` is normalised by the residual's
+      variance over the batch (1 for ``e_hat = 0`` up to the residual's mean). It gives dead
+      latents a gradient towards what the live ones miss; it is 0 for ReLU codes or when no
+      latent is dead;
+    - ``variance = mse_loss(mean(x), x)``, the batch's total variance (detached). Gao et al.
+      divide the reconstruction error by the data's variance too; multiplying their loss by it
+      gives this one, so ``aux_weight`` has their meaning (1/32) although ``recon`` keeps the
+      units of :func:`mse_loss`.
+
+    In training mode each call first renormalises the decoder's stored rows to unit norm
+    (``model.normalize_decoder_()``) and afterwards records which latents fired
+    (``model.record_firing_(z)``); in eval mode (:func:`aeutils.train.evaluate`) it changes
+    nothing.
+
+    Args:
+        l1_weight: Weight of the L1 penalty, >= 0.
+        aux_weight: Weight of the auxiliary loss, >= 0 (Gao et al.: 1/32).
+        aux_k: Dead latents used by the auxiliary loss per input; None: half of the model's
+            input size (the number should grow with it). Capped at the number of dead latents.
+        dead_after: A latent is dead after this many training samples without firing, >= 1.
+
+    Returns:
+        ``loss_fn(model, x)`` returning ``{"loss", "recon", "penalty", "aux", "l0", "dead"}``:
+        ``penalty`` and ``aux`` unweighted, ``l0`` the mean number of non-zero latents per
+        input, ``dead`` the fraction of dead latents before this batch.
+        A batch needs at least two samples for the variances.
+
+    Raises:
+        TypeError: If an argument has the wrong type; ``loss_fn`` raises TypeError for a model
+            that is not a ``SparseAutoencoder``.
+        ValueError: If a weight is negative or ``aux_k`` or ``dead_after`` is below 1.
+
+    Shape:
+        x: ``(B, input_size)``; every returned tensor is a scalar ().
+    """
+    l1_weight = _check_weight(l1_weight, "l1_weight")
+    aux_weight = _check_weight(aux_weight, "aux_weight")
+    if aux_k is not None:
+        aux_k = check_int(aux_k, "aux_k", minimum=1)
+    dead_after = check_int(dead_after, "dead_after", minimum=1)
+
+    def loss_fn(model: nn.Module, x: Tensor) -> dict[str, Tensor]:
+        if not isinstance(model, SparseAutoencoder):
+            raise TypeError(
+                "sparse_autoencoder_objective needs an aeutils.models.SparseAutoencoder, "
+                f"got {type(model).__name__}"
+            )
+        if model.training:
+            model.normalize_decoder_()
+        dead = model.dead_latents(dead_after)  # (K,) bool, before this batch
+        a = model.pre_activations(x)  # (B, K)
+        z = model.activate(a)  # (B, K)
+        x_hat = model.decode(z)  # (B, D)
+        recon = mse_loss(x_hat, x)
+        penalty = l1_penalty(z)
+        aux = recon.new_zeros(())
+        n_dead = int(dead.sum())
+        if model.k is not None and n_dead > 0 and aux_weight > 0:
+            n_aux = min(aux_k or max(1, model.input_size // 2), n_dead)
+            values, indices = a.masked_fill(~dead, float("-inf")).topk(n_aux, dim=1)  # (B, n)
+            z_aux = torch.zeros_like(a).scatter(1, indices, F.relu(values))  # (B, K)
+            residual = (x - x_hat).detach()  # (B, D)
+            spread = mse_loss(residual.mean(dim=0).expand_as(residual), residual)
+            aux = mse_loss(z_aux @ model.decoder.directions(), residual) / spread.clamp_min(1e-12)
+        variance = mse_loss(x.mean(dim=0).expand_as(x), x).detach()
+        if model.training:
+            model.record_firing_(z)
+        return {
+            "loss": recon + l1_weight * penalty + aux_weight * variance * aux,
+            "recon": recon,
+            "penalty": penalty,
+            "aux": aux,
+            "l0": (z != 0).sum(dim=1).to(recon.dtype).mean(),
+            "dead": dead.to(recon.dtype).mean(),
+        }
 
     return loss_fn

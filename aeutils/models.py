@@ -1,4 +1,4 @@
-"""Autoencoder models: linear, fully connected (MLP), convolutional and semantic hashing.
+"""Autoencoder models: linear, fully connected (MLP), convolutional, semantic hashing, sparse.
 
 Every model subclasses :class:`Autoencoder` and follows one contract:
 
@@ -22,8 +22,9 @@ Activations are given by name: ``"relu"``, ``"sigmoid"``, ``"tanh"``, ``"elu"``,
 Weight initialisation: all layers keep PyTorch's default initialisation (Kaiming-uniform weights
 with ``a=sqrt(5)`` and uniform biases in ``±1/sqrt(fan_in)``, see ``nn.Linear.reset_parameters``).
 The only parameters that are not an ordinary PyTorch layer's are the biases of a tied decoder
-(:class:`TiedLinear`), which use the same uniform rule with ``fan_in`` = the layer's input width.
-Seed with ``torch.manual_seed`` before construction for reproducible weights.
+(:class:`TiedLinear`), which use the same uniform rule with ``fan_in`` = the layer's input width,
+and those of :class:`SparseAutoencoder` (its docstring says how they start). Seed with
+``torch.manual_seed`` before construction for reproducible weights.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ __all__ = [
     "LinearAutoencoder",
     "MLPAutoencoder",
     "SemanticHashingAutoencoder",
+    "SparseAutoencoder",
     "TiedLinear",
     "count_parameters",
 ]
@@ -626,6 +628,230 @@ class SemanticHashingAutoencoder(Autoencoder):
 
 
 # ---------------------------------------------------------------------------------------------
+# Sparse autoencoder (a dictionary of directions for activation vectors)
+# ---------------------------------------------------------------------------------------------
+
+
+class _SparseEncoder(nn.Module):
+    """``relu(W_enc (x - b_pre) + b_enc)``, keeping only the ``k`` largest entries if ``k``."""
+
+    def __init__(self, weight: Tensor, pre_bias: nn.Parameter, k: int | None) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(weight)  # (K, D): one row per latent
+        self.bias = nn.Parameter(torch.zeros(weight.shape[0], dtype=weight.dtype))  # (K,)
+        self.pre_bias = pre_bias  # (D,): the same Parameter as the decoder's
+        self.k = k
+
+    def pre_activations(self, x: Tensor) -> Tensor:
+        """``W_enc (x - b_pre) + b_enc``. Shape: ``(B, D)`` -> ``(B, K)``."""
+        return F.linear(x - self.pre_bias, self.weight, self.bias)
+
+    def activate(self, a: Tensor) -> Tensor:
+        """ReLU codes, or the ReLU of the ``k`` largest pre-activations (others 0)."""
+        if self.k is None:
+            return F.relu(a)  # (B, K)
+        values, indices = a.topk(self.k, dim=1)  # (B, k)
+        return torch.zeros_like(a).scatter(1, indices, F.relu(values))  # (B, K)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Codes of ``x``. Shape: ``(B, D)`` -> ``(B, K)``."""
+        return self.activate(self.pre_activations(x))
+
+
+class _SparseDecoder(nn.Module):
+    """``z @ normalise_rows(W_dec) + b_pre``: a sum of unit-norm directions plus an offset."""
+
+    def __init__(self, weight: Tensor, pre_bias: nn.Parameter) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(weight)  # (K, D): one direction per row
+        self.pre_bias = pre_bias  # (D,)
+
+    def directions(self) -> Tensor:
+        """The rows of ``weight`` scaled to unit norm (differentiable). Shape: ``(K, D)``."""
+        return F.normalize(self.weight, dim=1)
+
+    def forward(self, z: Tensor) -> Tensor:
+        """Reconstructions. Shape: ``(B, K)`` -> ``(B, D)``."""
+        return z @ self.directions() + self.pre_bias
+
+
+class SparseAutoencoder(Autoencoder):
+    """Sparse autoencoder for activation vectors: codes over a dictionary of unit directions.
+
+    The model of the interpretability literature (Bricken et al. 2023, Cunningham et al. 2023,
+    Gao et al. 2024): one linear map to an (often overcomplete) code, one linear map back,
+
+    - ``encode(x) = relu(W_enc (x - b_pre) + b_enc)`` when ``k`` is None (train it with an L1
+      penalty), or, when ``k`` is given, the ReLU of the ``k`` largest entries of
+      ``W_enc (x - b_pre) + b_enc`` with every other entry 0 (top-k: at most ``k`` non-zeros per
+      row, exactly ``k`` when the ``k`` largest pre-activations are positive);
+    - ``decode(z) = z @ D + b_pre``, where the rows of ``D`` (:attr:`dictionary`) are the rows
+      of the decoder's weight scaled to unit norm, so a code entry is the magnitude of its
+      direction in the reconstruction.
+
+    The decoder normalises its rows on every forward pass, so the dictionary has unit rows
+    whatever the optimiser does, and the gradient reaching a row has no component along it;
+    :func:`aeutils.losses.sparse_autoencoder_objective` also renormalises the stored rows in
+    place before every training step (:meth:`normalize_decoder_`), so that their norm, which
+    sets the effective step size, stays 1. It also counts, in :attr:`samples_since_fired`, the
+    training samples since each latent was last non-zero: the *dead* latents of its auxiliary
+    loss.
+
+    Initialisation: the decoder rows are drawn from an isotropic Gaussian and scaled to unit
+    norm; the encoder starts as the decoder's transpose (``W_enc = D``, Gao et al.); both
+    biases start at 0. Call :meth:`init_pre_bias_` with training data to start ``b_pre`` at
+    their geometric median instead, as Gao et al. do. Seed with ``torch.manual_seed`` before
+    construction.
+
+    Args:
+        input_size: Width ``D`` of one activation vector.
+        dictionary_size: Number of latents ``K`` (dictionary directions), the code size.
+        k: Non-zero latents kept per input (top-k), or None for ReLU codes.
+
+    Attributes:
+        input_size: ``D``.
+        dictionary_size: ``K``.
+        k: As given.
+        samples_since_fired: ``(K,)`` int64 buffer, training samples seen since each latent
+            was last non-zero (updated by the objective in training mode).
+
+    Raises:
+        TypeError: If a size or ``k`` is not an integer (bool included).
+        ValueError: If a size or ``k`` is not positive, or ``k > dictionary_size``.
+
+    Shape:
+        encode: ``(B, input_size)`` -> ``(B, dictionary_size)``; decode: the reverse.
+    """
+
+    samples_since_fired: Tensor
+
+    def __init__(self, *, input_size: int, dictionary_size: int, k: int | None = None) -> None:
+        input_size = _positive_int(input_size, "input_size")
+        dictionary_size = _positive_int(dictionary_size, "dictionary_size")
+        if k is not None:
+            k = check_int(k, "k", minimum=1)
+            if k > dictionary_size:
+                raise ValueError(
+                    f"k must be at most dictionary_size ({dictionary_size}), got {k}: top-k "
+                    "keeps k of the dictionary's latents"
+                )
+        super().__init__(
+            input_shape=(input_size,),
+            code_size=dictionary_size,
+            init_kwargs={"input_size": input_size, "dictionary_size": dictionary_size, "k": k},
+        )
+        self.input_size = input_size
+        self.dictionary_size = dictionary_size
+        self.k = k
+        directions = F.normalize(torch.randn(dictionary_size, input_size), dim=1)  # (K, D)
+        pre_bias = nn.Parameter(torch.zeros(input_size))  # (D,)
+        self.encoder = _SparseEncoder(directions.clone(), pre_bias, k)
+        self.decoder = _SparseDecoder(directions, pre_bias)
+        self.register_buffer("samples_since_fired", torch.zeros(dictionary_size, dtype=torch.long))
+
+    @property
+    def dictionary(self) -> Tensor:
+        """The decoder's directions, one unit-norm row per latent (detached).
+
+        Shape:
+            ``(dictionary_size, input_size)``.
+        """
+        return self.decoder.directions().detach()
+
+    def pre_activations(self, x: Tensor) -> Tensor:
+        """The encoder's affine map before the ReLU (and before top-k).
+
+        Args:
+            x: Input batch.
+
+        Returns:
+            ``W_enc (x - b_pre) + b_enc``.
+
+        Raises:
+            TypeError: If ``x`` is not a floating-point tensor.
+            ValueError: If ``x`` is not shaped ``(B, input_size)``.
+
+        Shape:
+            x: ``(B, input_size)`` -> ``(B, dictionary_size)``.
+        """
+        self._check_input(x, "pre_activations")
+        return self.encoder.pre_activations(x)
+
+    def activate(self, a: Tensor) -> Tensor:
+        """Codes from pre-activations: ``encode(x) == activate(pre_activations(x))``.
+
+        Shape:
+            a: ``(B, dictionary_size)`` -> ``(B, dictionary_size)``.
+        """
+        return self.encoder.activate(a)
+
+    @torch.no_grad()
+    def init_pre_bias_(self, x: Tensor, iterations: int = 50) -> Tensor:
+        """Set the pre-bias ``b_pre`` to the geometric median of ``x`` (Gao et al.).
+
+        The point that minimises the sum of Euclidean distances to the samples, by Weiszfeld's
+        iterations from the mean. Centring the inputs this way makes most latents fire on some
+        inputs from the start; with ``b_pre = 0`` and inputs in one orthant (ReLU activations,
+        say), many never would.
+
+        Args:
+            x: Samples (a few thousand are enough).
+            iterations: Weiszfeld iterations, >= 1.
+
+        Returns:
+            The new ``b_pre`` (detached).
+
+        Raises:
+            TypeError: If ``x`` is not a floating-point tensor.
+            ValueError: If ``x`` is not shaped ``(N, input_size)``.
+
+        Shape:
+            x: ``(N, input_size)`` -> ``(input_size,)``.
+        """
+        self._check_input(x, "init_pre_bias_")
+        iterations = check_int(iterations, "iterations", minimum=1)
+        points = x.detach().to(torch.float64)  # (N, D)
+        median = points.mean(dim=0)  # (D,)
+        for _ in range(iterations):
+            weights = 1.0 / (points - median).norm(dim=1).clamp_min(1e-12)  # (N,)
+            median = (weights[:, None] * points).sum(dim=0) / weights.sum()
+        self.decoder.pre_bias.copy_(median.to(self.decoder.pre_bias))
+        return self.decoder.pre_bias.detach().clone()
+
+    @torch.no_grad()
+    def normalize_decoder_(self) -> None:
+        """Scale every stored decoder row to unit norm, in place (the model's function is
+        unchanged: the decoder normalises on the fly)."""
+        self.decoder.weight.copy_(self.decoder.directions())
+
+    @torch.no_grad()
+    def record_firing_(self, z: Tensor) -> None:
+        """Add the batch to :attr:`samples_since_fired`, resetting the latents that fired.
+
+        Shape:
+            z: ``(B, dictionary_size)`` codes of one training batch.
+        """
+        fired = (z != 0).any(dim=0)  # (K,)
+        self.samples_since_fired.add_(z.shape[0]).masked_fill_(fired, 0)
+
+    def dead_latents(self, after: int) -> Tensor:
+        """Latents that have not fired in the last ``after`` training samples.
+
+        Args:
+            after: Number of samples, >= 1.
+
+        Returns:
+            A ``(dictionary_size,)`` bool mask.
+
+        Raises:
+            TypeError: If ``after`` is not an integer.
+            ValueError: If ``after < 1``.
+        """
+        after = check_int(after, "after", minimum=1)
+        return self.samples_since_fired >= after
+
+
+# ---------------------------------------------------------------------------------------------
 # Registry and helpers
 # ---------------------------------------------------------------------------------------------
 
@@ -634,6 +860,7 @@ MODEL_CLASSES: dict[str, type[Autoencoder]] = {
     "MLPAutoencoder": MLPAutoencoder,
     "ConvAutoencoder": ConvAutoencoder,
     "SemanticHashingAutoencoder": SemanticHashingAutoencoder,
+    "SparseAutoencoder": SparseAutoencoder,
 }
 """Every concrete autoencoder in this module, by class name (used by load_checkpoint)."""
 

@@ -23,7 +23,14 @@ from pathlib import Path
 from common import check_result, default_out
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("hinton2006", "rifai2011", "ruff2018", "denoising_sigma50", "hashing_retrieval")
+SCRIPTS = (
+    "hinton2006",
+    "rifai2011",
+    "ruff2018",
+    "denoising_sigma50",
+    "hashing_retrieval",
+    "sharkey2022",
+)
 
 
 def run_one(name: str, extra: list[str], quick: bool) -> float:

@@ -268,7 +268,7 @@ def test_unknown_class_name(tmp_path: Path) -> None:
     message = (
         r"names the model class 'VariationalAutoencoder', which is not in "
         r"aeutils\.models\.MODEL_CLASSES \(known: ConvAutoencoder, LinearAutoencoder, "
-        r"MLPAutoencoder, SemanticHashingAutoencoder\)"
+        r"MLPAutoencoder, SemanticHashingAutoencoder, SparseAutoencoder\)"
     )
     with pytest.raises(ValueError, match=message):
         load_checkpoint(path)

@@ -22,7 +22,10 @@ from aeutils.losses import (
     mse_loss,
     reconstruction_objective,
     semantic_hashing_objective,
+    sparse_autoencoder_objective,
 )
+from aeutils.models import SparseAutoencoder
+from aeutils.train import TrainConfig, fit
 
 INPUT_SHAPE = (1, 3, 4)  # 12 pixels
 D = 12
@@ -482,3 +485,116 @@ def test_semantic_hashing_objective_without_noise_is_the_plain_reconstruction():
     model, x = LogitCodeAE().double(), _images(batch=5)
     out = semantic_hashing_objective(noise_std=0.0, ramp_steps=1, kind="mse")(model, x)
     torch.testing.assert_close(out["recon"], F.mse_loss(model(x), x, reduction="sum") / 5)
+
+
+# --------------------------------------------------------------------------------------------
+# Sparse autoencoder objective
+# --------------------------------------------------------------------------------------------
+
+
+def _sae(k: int | None, seed: int = 0) -> SparseAutoencoder:
+    torch.manual_seed(seed)
+    model = SparseAutoencoder(input_size=6, dictionary_size=10, k=k).double()
+    with torch.no_grad():
+        model.encoder.bias.normal_(0, 0.5)
+        model.decoder.pre_bias.normal_(0, 0.5)
+    return model
+
+
+def test_sparse_autoencoder_objective_relu_terms_against_closed_forms():
+    model = _sae(k=None)
+    x = torch.randn(8, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    out = sparse_autoencoder_objective(0.3)(model.eval(), x)
+    z = model.encode(x)
+    torch.testing.assert_close(out["recon"], F.mse_loss(model(x), x, reduction="sum") / 8)
+    torch.testing.assert_close(out["penalty"], z.abs().sum() / 8)
+    torch.testing.assert_close(out["loss"], out["recon"] + 0.3 * out["penalty"])
+    assert out["aux"].item() == 0 and out["dead"].item() == 0
+    assert out["l0"].item() == pytest.approx(float(np.count_nonzero(z.detach().numpy())) / 8)
+    assert set(out) == {"loss", "recon", "penalty", "aux", "l0", "dead"}
+
+
+@pytest.mark.parametrize("aux_k", [2, 3, None])
+def test_top_k_auxiliary_loss_against_numpy(aux_k):
+    model = _sae(k=2)
+    dead = np.array([0, 1, 1, 0, 0, 1, 0, 0, 0, 0], dtype=bool)  # latents 1, 2 and 5
+    model.samples_since_fired.copy_(torch.from_numpy(np.where(dead, 50, 10)))
+    x = torch.randn(7, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    objective = sparse_autoencoder_objective(aux_weight=0.25, aux_k=aux_k, dead_after=50)
+    out = objective(model.eval(), x)
+    a = model.pre_activations(x).detach().numpy()  # (B, K)
+    residual = (x - model(x)).detach().numpy()  # (B, D)
+    n_aux = min(aux_k or 6 // 2, 3)  # default: half the input size; at most the 3 dead
+    masked = np.where(dead, a, -np.inf)
+    top = np.argsort(-masked, axis=1)[:, :n_aux]  # (B, n_aux) among the dead latents only
+    z_aux = np.zeros_like(a)
+    np.put_along_axis(z_aux, top, np.maximum(np.take_along_axis(a, top, axis=1), 0), axis=1)
+    error = ((residual - z_aux @ model.dictionary.numpy()) ** 2).sum(axis=1).mean()
+    spread = ((residual - residual.mean(axis=0)) ** 2).sum(axis=1).mean()
+    assert out["aux"].item() == pytest.approx(error / spread, rel=1e-10)  # Gao's normalisation
+    assert out["dead"].item() == pytest.approx(0.3)
+    variance = ((x.numpy() - x.numpy().mean(axis=0)) ** 2).sum(axis=1).mean()
+    expected = out["recon"].item() + 0.25 * variance * error / spread
+    assert out["loss"].item() == pytest.approx(expected, rel=1e-10)
+    out["aux"].backward()  # the residual is detached: only dead latents (and b_pre) learn
+    live = torch.from_numpy(~dead)
+    assert model.encoder.weight.grad[live].abs().max() == 0
+    assert model.decoder.weight.grad[live].abs().max() == 0
+    assert model.decoder.weight.grad[~live].abs().sum() > 0
+
+
+def test_auxiliary_loss_is_zero_for_relu_codes_and_without_dead_latents():
+    model = _sae(k=None)
+    model.samples_since_fired.fill_(100)  # all dead, but ReLU codes have no auxiliary loss
+    x = torch.randn(4, 6, dtype=torch.float64)
+    assert sparse_autoencoder_objective(dead_after=10)(model.eval(), x)["aux"].item() == 0
+    top_k = _sae(k=3)
+    top_k.samples_since_fired.fill_(9)  # none dead yet
+    assert sparse_autoencoder_objective(dead_after=10)(top_k.eval(), x)["aux"].item() == 0
+
+
+def test_sparse_autoencoder_objective_renormalises_and_counts_in_training_mode_only():
+    model = _sae(k=2)
+    with torch.no_grad():
+        model.decoder.weight.mul_(3.0)
+    x = torch.randn(5, 6, dtype=torch.float64)
+    objective = sparse_autoencoder_objective()
+    objective(model.eval(), x)  # eval mode (aeutils.evaluate): nothing changes
+    torch.testing.assert_close(
+        model.decoder.weight.detach().norm(dim=1), torch.full((10,), 3.0, dtype=torch.float64)
+    )
+    assert (model.samples_since_fired == 0).all()
+    z = model.encode(x)
+    objective(model.train(), x)
+    torch.testing.assert_close(
+        model.decoder.weight.detach().norm(dim=1), torch.ones(10, dtype=torch.float64)
+    )
+    fired = (z != 0).any(dim=0)
+    assert model.samples_since_fired.tolist() == [0 if f else 5 for f in fired.tolist()]
+
+
+def test_decoder_rows_have_unit_norm_after_training_steps():
+    torch.manual_seed(0)
+    model = SparseAutoencoder(input_size=8, dictionary_size=16, k=3)
+    x = torch.randn(64, 8, generator=torch.Generator().manual_seed(4))
+    config = TrainConfig(epochs=2, lr=0.05, batch_size=16, progress=False, device="cpu")
+    history = fit(model, x, sparse_autoencoder_objective(dead_after=16), config)
+    assert all(0 < l0 <= 3 for l0 in history.train["l0"])  # top-k: at most 3 of 16
+    torch.testing.assert_close(model.dictionary.norm(dim=1), torch.ones(16))
+    raw = model.decoder.weight.detach().norm(dim=1)  # renormalised before each step
+    assert (raw - 1).abs().max() < 0.05 and (raw - 1).abs().max() > 0  # one step since then
+    model.normalize_decoder_()
+    torch.testing.assert_close(model.decoder.weight.detach().norm(dim=1), torch.ones(16))
+
+
+def test_sparse_autoencoder_objective_validates_its_arguments_and_model():
+    with pytest.raises(ValueError, match=r"l1_weight must be a finite number >= 0, got -1.0"):
+        sparse_autoencoder_objective(-1)
+    with pytest.raises(TypeError, match=r"aux_weight must be a real number, got bool"):
+        sparse_autoencoder_objective(aux_weight=True)
+    with pytest.raises(ValueError, match=r"aux_k must be a positive integer, got 0"):
+        sparse_autoencoder_objective(aux_k=0)
+    with pytest.raises(ValueError, match=r"dead_after must be a positive integer, got 0"):
+        sparse_autoencoder_objective(dead_after=0)
+    with pytest.raises(TypeError, match=r"needs an aeutils.models.SparseAutoencoder, got TinyAE"):
+        sparse_autoencoder_objective()(TinyAE(), torch.rand(2, *INPUT_SHAPE))

@@ -28,6 +28,7 @@ from aeutils.models import (
     LinearAutoencoder,
     MLPAutoencoder,
     SemanticHashingAutoencoder,
+    SparseAutoencoder,
     TiedLinear,
     count_parameters,
 )
@@ -86,7 +87,11 @@ CONFIGS: list[tuple[type[Autoencoder], dict[str, Any]]] = [
     ),
     (SemanticHashingAutoencoder, {"input_shape": (1, 8, 8), "hidden_sizes": (16,), "code_size": 6}),
     (SemanticHashingAutoencoder, {"input_shape": [12], "hidden_sizes": (), "code_size": 3}),
+    (SparseAutoencoder, {"input_size": 6, "dictionary_size": 10}),
+    (SparseAutoencoder, {"input_size": 5, "dictionary_size": 12, "k": 3}),
 ]
+# The constructor argument that sets code_size, where it is not called code_size.
+CODE_SIZE_ARGUMENT: dict[type[Autoencoder], str] = {SparseAutoencoder: "dictionary_size"}
 CONFIG_IDS = [
     f"{cls.__name__}-{i}-" + ",".join(f"{k}={v}" for k, v in kw.items() if k != "input_shape")
     for i, (cls, kw) in enumerate(CONFIGS)
@@ -139,7 +144,7 @@ def test_contract_suite_configures_every_registered_class() -> None:
 
 def test_encode_and_decode_shapes(model: Autoencoder) -> None:
     cls_kwargs = model.init_kwargs
-    assert model.code_size == cls_kwargs["code_size"]
+    assert model.code_size == cls_kwargs[CODE_SIZE_ARGUMENT.get(type(model), "code_size")]
     assert isinstance(model.input_shape, tuple)
     x = _batch(model)
     z = model.encode(x)
@@ -273,11 +278,17 @@ def test_wrong_input_types_are_refused(model: Autoencoder) -> None:
 def test_bad_code_size_is_refused(
     cls: type[Autoencoder], code_size: Any, error: type[Exception], message: str
 ) -> None:
-    with pytest.raises(error, match=message):
-        cls(code_size=code_size)
+    argument = CODE_SIZE_ARGUMENT.get(cls, "code_size")
+    others = {"input_size": 4} if cls is SparseAutoencoder else {}  # it has no default input
+    with pytest.raises(error, match=message.replace("code_size", argument)):
+        cls(**others, **{argument: code_size})
 
 
-@pytest.mark.parametrize("cls", list(MODEL_CLASSES.values()), ids=list(MODEL_CLASSES))
+# SparseAutoencoder takes an input_size, not an input_shape (test_sparse_autoencoder_errors).
+SHAPED_CLASSES = {name: cls for name, cls in MODEL_CLASSES.items() if cls is not SparseAutoencoder}
+
+
+@pytest.mark.parametrize("cls", list(SHAPED_CLASSES.values()), ids=list(SHAPED_CLASSES))
 def test_bad_input_shape_is_refused(cls: type[Autoencoder]) -> None:
     with pytest.raises(ValueError, match=r"input_shape must contain at least one entry, got \(\)"):
         cls(input_shape=())
@@ -711,3 +722,141 @@ def test_semantic_hashing_layers_and_eval_mode_encodes_one_item_as_in_a_batch() 
         torch.testing.assert_close(model.encode(x[3:4]), model.encode(x)[3:4])
         out = model(x)
     assert out.shape == x.shape and ((out > 0) & (out < 1)).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# Sparse autoencoder
+# ---------------------------------------------------------------------------------------------
+
+
+def _numpy_pre_activations(model: SparseAutoencoder, x: torch.Tensor) -> np.ndarray:
+    """W_enc (x - b_pre) + b_enc, computed in NumPy from the parameters."""
+    weight = model.encoder.weight.detach().numpy().astype(np.float64)  # (K, D)
+    bias = model.encoder.bias.detach().numpy().astype(np.float64)  # (K,)
+    pre_bias = model.decoder.pre_bias.detach().numpy().astype(np.float64)  # (D,)
+    return (x.numpy().astype(np.float64) - pre_bias) @ weight.T + bias
+
+
+def test_sparse_autoencoder_relu_codes_and_decoder_against_numpy() -> None:
+    torch.manual_seed(0)
+    model = SparseAutoencoder(input_size=7, dictionary_size=11)
+    with torch.no_grad():  # move away from the initial values so that every term matters
+        model.encoder.bias.normal_()
+        model.decoder.pre_bias.normal_()
+        model.decoder.weight.mul_(torch.rand(11, 1) * 3 + 0.5)  # rows of any norm
+    x = torch.randn(9, 7, generator=torch.Generator().manual_seed(1))
+    codes = np.maximum(_numpy_pre_activations(model, x), 0)  # (B, K)
+    np.testing.assert_allclose(model.encode(x).detach().numpy(), codes, rtol=1e-5, atol=1e-6)
+    raw = model.decoder.weight.detach().numpy().astype(np.float64)
+    unit = raw / np.linalg.norm(raw, axis=1, keepdims=True)  # (K, D)
+    np.testing.assert_allclose(model.dictionary.numpy(), unit, rtol=1e-5, atol=1e-6)
+    pre_bias = model.decoder.pre_bias.detach().numpy()
+    expected = codes @ unit + pre_bias  # (B, D)
+    np.testing.assert_allclose(model(x).detach().numpy(), expected, rtol=1e-4, atol=1e-5)
+    assert model.dictionary.shape == (11, 7) and not model.dictionary.requires_grad
+
+
+@pytest.mark.parametrize(("k", "shift"), [(1, 0.0), (4, 0.0), (4, 10.0), (11, 0.0)])
+def test_top_k_codes_keep_the_k_largest_pre_activations(k: int, shift: float) -> None:
+    torch.manual_seed(0)
+    model = SparseAutoencoder(input_size=6, dictionary_size=11, k=k)
+    with torch.no_grad():
+        model.encoder.bias.normal_().add_(shift)  # shift 10: every pre-activation positive
+    x = torch.randn(50, 6, generator=torch.Generator().manual_seed(2))
+    a = _numpy_pre_activations(model, x)  # (B, K)
+    expected = np.zeros_like(a)
+    top = np.argsort(-a, axis=1)[:, :k]  # (B, k) the k largest, by NumPy
+    np.put_along_axis(expected, top, np.maximum(np.take_along_axis(a, top, axis=1), 0), axis=1)
+    z = model.encode(x).detach().numpy()
+    np.testing.assert_allclose(z, expected, rtol=1e-5, atol=1e-6)
+    nonzero = (z != 0).sum(axis=1)
+    np.testing.assert_array_equal(nonzero, np.minimum(k, (a > 0).sum(axis=1)))
+    if shift:
+        assert (nonzero == k).all()  # exactly k non-zeros per row
+    torch.testing.assert_close(model.activate(model.pre_activations(x)), model.encode(x))
+
+
+def test_sparse_autoencoder_initialisation() -> None:
+    torch.manual_seed(0)
+    model = SparseAutoencoder(input_size=16, dictionary_size=40, k=5)
+    raw = model.decoder.weight.detach()
+    torch.testing.assert_close(raw.norm(dim=1), torch.ones(40))  # unit rows from the start
+    torch.testing.assert_close(model.encoder.weight.detach(), model.dictionary)  # W_enc = D
+    assert model.encoder.weight.data_ptr() != raw.data_ptr()  # a copy, trained separately
+    assert (model.encoder.bias == 0).all() and (model.decoder.pre_bias == 0).all()
+    assert model.encoder.pre_bias is model.decoder.pre_bias  # one offset, used on both sides
+    assert count_parameters(model) == 2 * 40 * 16 + 40 + 16
+    assert model.samples_since_fired.dtype == torch.int64
+    assert (model.samples_since_fired == 0).all()
+
+
+def test_gradient_reaching_a_dictionary_row_has_no_component_along_it() -> None:
+    torch.manual_seed(0)
+    model = SparseAutoencoder(input_size=8, dictionary_size=20).double()
+    x = torch.randn(32, 8, dtype=torch.float64)
+    ((model(x) - x) ** 2).sum().backward()
+    rows, grad = model.decoder.weight.detach(), model.decoder.weight.grad
+    assert grad.abs().sum() > 1
+    along = (rows * grad).sum(dim=1)  # (K,) component of each row's gradient along the row
+    torch.testing.assert_close(along, torch.zeros(20, dtype=torch.float64), atol=1e-12, rtol=0)
+
+
+def test_normalize_decoder_keeps_the_function_and_firing_counts() -> None:
+    torch.manual_seed(0)
+    model = SparseAutoencoder(input_size=4, dictionary_size=6, k=2)
+    with torch.no_grad():
+        model.decoder.weight.mul_(torch.arange(1.0, 7.0)[:, None])  # norms 1..6
+    x = torch.randn(5, 4)
+    before = model(x).detach()
+    model.normalize_decoder_()
+    torch.testing.assert_close(model.decoder.weight.detach().norm(dim=1), torch.ones(6))
+    torch.testing.assert_close(model(x).detach(), before)
+    z = torch.zeros(3, 6)
+    z[0, 1], z[2, 4] = 1.0, 0.5  # latents 1 and 4 fire in a batch of 3
+    model.record_firing_(z)
+    assert model.samples_since_fired.tolist() == [3, 0, 3, 3, 0, 3]
+    model.record_firing_(torch.zeros(2, 6).index_fill_(1, torch.tensor([0]), 2.0))
+    assert model.samples_since_fired.tolist() == [0, 2, 5, 5, 2, 5]
+    assert model.dead_latents(5).tolist() == [False, False, True, True, False, True]
+    assert model.dead_latents(1).tolist() == [False, True, True, True, True, True]
+
+
+def test_init_pre_bias_is_the_geometric_median() -> None:
+    from scipy.optimize import minimize
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(size=(200, 3)), rng.normal(20, 1, size=(40, 3))])  # outliers
+    model = SparseAutoencoder(input_size=3, dictionary_size=4)
+    median = model.init_pre_bias_(torch.from_numpy(x).float(), iterations=200)
+    oracle = minimize(lambda m: np.linalg.norm(x - m, axis=1).sum(), x.mean(axis=0)).x
+    np.testing.assert_allclose(median.numpy(), oracle, atol=1e-3)
+    assert np.linalg.norm(median.numpy()) < 1.5 < np.linalg.norm(x.mean(axis=0))  # robust
+    torch.testing.assert_close(model.decoder.pre_bias.detach(), median)
+    torch.testing.assert_close(model.encoder.pre_bias.detach(), median)  # one shared offset
+    with pytest.raises(ValueError, match=r"init_pre_bias_ expected x of shape \(B, 3\)"):
+        model.init_pre_bias_(torch.zeros(5, 2))
+
+
+def test_sparse_autoencoder_errors() -> None:
+    with pytest.raises(ValueError, match=r"input_size must be a positive integer, got 0"):
+        SparseAutoencoder(input_size=0, dictionary_size=4)
+    with pytest.raises(TypeError, match=r"input_size must be an integer, got tuple"):
+        SparseAutoencoder(input_size=(4,), dictionary_size=4)
+    with pytest.raises(ValueError, match=r"dictionary_size must be a positive integer, got -2"):
+        SparseAutoencoder(input_size=4, dictionary_size=-2)
+    message = re.escape("k must be at most dictionary_size (8), got 9")
+    with pytest.raises(ValueError, match=message):
+        SparseAutoencoder(input_size=4, dictionary_size=8, k=9)
+    with pytest.raises(ValueError, match=r"k must be a positive integer, got 0"):
+        SparseAutoencoder(input_size=4, dictionary_size=8, k=0)
+    with pytest.raises(TypeError, match=r"k must be an integer, got bool"):
+        SparseAutoencoder(input_size=4, dictionary_size=8, k=True)
+    with pytest.raises(TypeError, match=r"missing 2 required keyword-only arguments"):
+        SparseAutoencoder()
+    model = SparseAutoencoder(input_size=4, dictionary_size=8, k=2)
+    with pytest.raises(ValueError, match=r"pre_activations expected x of shape \(B, 4\); got"):
+        model.pre_activations(torch.zeros(3, 5))
+    with pytest.raises(ValueError, match=r"encode expected x of shape \(B, 4\); got \(3, 5\)"):
+        model.encode(torch.zeros(3, 5))
+    with pytest.raises(ValueError, match=r"after must be a positive integer, got 0"):
+        model.dead_latents(0)

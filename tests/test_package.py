@@ -22,7 +22,17 @@ PACKAGE = ROOT / "aeutils"
 MODULES = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__")
 
 # The rule of aeutils/__init__.py: the top level re-exports these modules' __all__, nothing else.
-TOP_LEVEL = ("data", "loader", "models", "losses", "noise", "train", "metrics", "checkpoints")
+TOP_LEVEL = (
+    "data",
+    "loader",
+    "models",
+    "losses",
+    "noise",
+    "train",
+    "metrics",
+    "dictionary",
+    "checkpoints",
+)
 
 
 def _reading_order() -> list[str]:
