@@ -5,7 +5,9 @@
 set -u
 OUT="${OUT:-_build/gpu}"
 mkdir -p "$OUT"
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" AEUTILS_PROGRESS=0 PYTHONUNBUFFERED=1
+export AEUTILS_PROGRESS=0 PYTHONUNBUFFERED=1
+# aeutils from this checkout, installed in place (no PYTHONPATH: the scripts import it as users do).
+python3 -m pip install --quiet --no-deps --no-build-isolation -e . || exit 1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())" | tee -a "$OUT/gpu.txt"
 python3 -m pytest tests -q -p no:cacheprovider -k "cuda or CUDA" -rs 2>&1 | tee "$OUT/pytest_cuda.log" | tail -5

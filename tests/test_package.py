@@ -128,3 +128,16 @@ def test_no_file_of_the_repository_edits_sys_path() -> None:
         if path != Path(__file__) and edit.search(path.read_text(errors="replace"))
     ]
     assert offenders == []
+
+
+def test_no_configuration_or_shell_script_extends_the_import_path() -> None:
+    """Nor through the environment or pytest: scripts import aeutils as an installed package."""
+    edit = re.compile(r"PYTHONPATH\s*=|^\s*pythonpath\s*=", re.MULTILINE)
+    configs = [ROOT / "pyproject.toml", *ROOT.glob(".github/workflows/*.yml")]
+    configs += [
+        p
+        for p in ROOT.rglob("*.sh")
+        if not any(x.startswith((".", "_build")) for x in p.relative_to(ROOT).parts)
+    ]
+    offenders = [str(p.relative_to(ROOT)) for p in configs if edit.search(p.read_text())]
+    assert len(configs) > 3 and offenders == []

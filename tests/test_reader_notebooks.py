@@ -3,10 +3,32 @@
 from __future__ import annotations
 
 import base64
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
 
 import nbformat
 import pytest
-import reader_notebooks as rn
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def _load_script(name: str) -> ModuleType:
+    """scripts/<name>.py as a module, loaded from its file (scripts/ is not a package).
+
+    It is registered under its own name, so a script that imports a sibling (reader_notebooks
+    imports notebooks) finds the sibling already loaded.
+    """
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_load_script("notebooks")
+rn = _load_script("reader_notebooks")
 
 SITE = "https://owner.github.io/book/"
 PNG = base64.b64encode(b"\x89PNG fake").decode()
