@@ -8,7 +8,8 @@ minimised); every key is logged per epoch, averaged over samples (not over batch
 
 from __future__ import annotations
 
-import math
+import contextlib
+import functools
 import os
 import random
 import time
@@ -42,7 +43,12 @@ __all__ = [
 
 
 class NonFiniteLossError(FloatingPointError):
-    """Raised by :func:`fit` at the first loss that is NaN or infinite."""
+    """Raised by :func:`fit` when a loss was NaN or infinite, naming the first such batch.
+
+    :func:`fit` checks the losses once per epoch (not after every batch, which would make the
+    loop wait for the device), so the error comes at the end of the epoch in which the first
+    non-finite loss occurred; the model has then taken that epoch's remaining steps too.
+    """
 
 
 def pick_device(preferred: str | None = None) -> torch.device:
@@ -189,21 +195,75 @@ def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimi
         return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
 
 
-class _Averager:
-    """Sample-weighted running mean of each key, kept on the device until read."""
+class _EpochLog:
+    """Per-batch values of every key, kept on their device until the end of the epoch.
+
+    Adding a batch costs a ``detach`` and two list appends per key: no arithmetic and no copy
+    to the host, so the training loop never waits for the device. Every ``_CHUNK`` batches the
+    pending values of a key are stacked into one tensor (one operation on the device), so a
+    long epoch keeps a few tensors alive, not one per batch. :meth:`result` copies everything to
+    the host once (one synchronisation per epoch) and averages it there in float64.
+    """
+
+    _CHUNK = 256
 
     def __init__(self) -> None:
-        self.sums: dict[str, Tensor] = {}
+        self.pending: dict[str, list[Tensor]] = {}
+        self.chunks: dict[str, list[Tensor]] = {}
+        self.sizes: dict[str, list[int]] = {}
         self.count = 0
 
     def add(self, values: Mapping[str, Tensor], n: int) -> None:
         for key, value in values.items():
-            v = value.detach().float() * n
-            self.sums[key] = self.sums[key] + v if key in self.sums else v
+            pending = self.pending.get(key)
+            if pending is None:
+                pending = self.pending[key] = []
+                self.chunks[key], self.sizes[key] = [], []
+            pending.append(value.detach())
+            self.sizes[key].append(n)
+            if len(pending) == self._CHUNK:
+                self._flush(key)
         self.count += n
 
-    def result(self) -> dict[str, float]:
-        return {key: float(total) / self.count for key, total in self.sums.items()}
+    def _flush(self, key: str) -> None:
+        pending = self.pending[key]
+        if pending:
+            self.chunks[key].append(torch.stack(pending).reshape(len(pending), -1))
+            pending.clear()
+
+    def values(self) -> dict[str, Tensor]:
+        """Every key's per-batch values, in batch order, as float64 tensors on the CPU."""
+        out = {}
+        for key in self.pending:
+            self._flush(key)
+            stacked = torch.cat([c.detach().to("cpu", torch.float64) for c in self.chunks[key]])
+            if stacked.shape[1] != 1:
+                raise TypeError(
+                    f"loss_fn(model, x) must return scalar tensors, got {key!r} with "
+                    f"{stacked.shape[1]} elements"
+                )
+            out[key] = stacked[:, 0]
+        return out
+
+    def result(self, values: Mapping[str, Tensor] | None = None) -> dict[str, float]:
+        """Sample-weighted means of every key (of ``values``, as given by :meth:`values`)."""
+        values = self.values() if values is None else values
+        return {
+            key: float((v * torch.tensor(self.sizes[key], dtype=torch.float64)).sum()) / self.count
+            for key, v in values.items()
+        }
+
+
+def _check_finite(losses: Tensor, epoch: int, lr: float) -> None:
+    """Raise NonFiniteLossError naming the first batch of ``losses`` that is NaN or infinite."""
+    bad = torch.nonzero(~torch.isfinite(losses))
+    if len(bad):
+        batch = int(bad[0, 0])
+        raise NonFiniteLossError(
+            f"loss became {float(losses[batch])} at epoch {epoch}, batch {batch} "
+            f"(of {len(losses)}): lower the learning rate ({lr}), "
+            "clip gradients (grad_clip) or check the inputs"
+        )
 
 
 def fit(
@@ -231,7 +291,8 @@ def fit(
         A :class:`History` of per-epoch, sample-weighted averages of every key.
 
     Raises:
-        NonFiniteLossError: At the first NaN or infinite loss, naming epoch and batch.
+        NonFiniteLossError: At the end of the epoch in which a loss was NaN or infinite,
+            naming that epoch and its first such batch.
         TypeError: If ``data`` or the objective's return value has the wrong type.
 
     Shape:
@@ -253,38 +314,49 @@ def fit(
         disable=not config.progress,
         dynamic_ncols=True,
     )
-    for epoch in bar:
-        start = time.perf_counter()
-        model.train()
-        averager = _Averager()
-        for batch_index, (x, *_) in enumerate(loader):
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                out = _as_dict(loss_fn(model, x))
-            loss = out["loss"]
-            if not math.isfinite(loss.item()):
-                raise NonFiniteLossError(
-                    f"loss became {loss.item()} at epoch {epoch}, batch {batch_index} "
-                    f"(of {len(loader)}): lower the learning rate ({config.lr}), "
-                    "clip gradients (grad_clip) or check the inputs"
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            averager.add(out, x.shape[0])
-        for key, value in averager.result().items():
-            history.train.setdefault(key, []).append(value)
-        if val_data is not None:
-            scores = evaluate(model, val_data, loss_fn, batch_size=max(config.batch_size, 1024))
-            for key, value in scores.items():
-                history.val.setdefault(key, []).append(value)
-        history.epoch_seconds.append(time.perf_counter() - start)
-        postfix = {"loss": f"{history.train['loss'][-1]:.4g}"}
-        if history.val:
-            postfix["val_loss"] = f"{history.val['loss'][-1]:.4g}"
-        bar.set_postfix(postfix)
-    bar.close()
+    # Nothing in the loop copies a value to the host: per-batch logs stay on the device and the
+    # loss is checked once per epoch, so the loop never waits for the device to catch up.
+    autocast = (
+        functools.partial(torch.autocast, device.type, dtype=torch.bfloat16)
+        if use_amp
+        else contextlib.nullcontext
+    )
+    params = [p for p in model.parameters() if p.requires_grad]
+    # Validation data moves to the device once, not once per epoch.
+    val_loader = None
+    if val_data is not None:
+        val_batch = max(config.batch_size, 1024)
+        val_loader = _as_loader(val_data, val_batch, shuffle=False, device=device, seed=0)
+    try:
+        for epoch in bar:
+            start = time.perf_counter()
+            model.train()
+            log = _EpochLog()
+            for x, *_ in loader:
+                with autocast():
+                    out = _as_dict(loss_fn(model, x))
+                loss = out["loss"]
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if config.grad_clip is not None:
+                    nn.utils.clip_grad_norm_(params, config.grad_clip)
+                optimizer.step()
+                log.add(out, x.shape[0])
+            values = log.values()
+            _check_finite(values["loss"], epoch, config.lr)
+            for key, value in log.result(values).items():
+                history.train.setdefault(key, []).append(value)
+            if val_loader is not None:
+                scores = evaluate(model, val_loader, loss_fn)
+                for key, value in scores.items():
+                    history.val.setdefault(key, []).append(value)
+            history.epoch_seconds.append(time.perf_counter() - start)
+            postfix = {"loss": f"{history.train['loss'][-1]:.4g}"}
+            if history.val:
+                postfix["val_loss"] = f"{history.val['loss'][-1]:.4g}"
+            bar.set_postfix(postfix)
+    finally:
+        bar.close()
     model.eval()
     return history
 
@@ -322,12 +394,12 @@ def evaluate(
     loader = _as_loader(data, batch_size, shuffle=False, device=device, seed=0)
     was_training = model.training
     model.eval()
-    averager = _Averager()
+    log = _EpochLog()
     with torch.no_grad():
         for x, *_ in loader:
-            averager.add(_as_dict(loss_fn(model, x)), x.shape[0])
+            log.add(_as_dict(loss_fn(model, x)), x.shape[0])
     model.train(was_training)
-    return averager.result()
+    return log.result()
 
 
 def _batched(

@@ -139,6 +139,67 @@ def test_non_finite_loss_stops_with_epoch_and_batch_named():
         fit(TinyAE(), torch.randn(10, 6), exploding, cfg(epochs=3))
 
 
+def test_non_finite_loss_names_the_first_bad_batch_at_the_end_of_its_epoch():
+    calls = {"n": 0}
+
+    def poisoned(model, x):
+        calls["n"] += 1
+        loss = mse(model, x)
+        # Epoch 1 has batches 1 to 5 (calls 1-5); epoch 2 is poisoned from its batch 2 on.
+        return loss * float("nan") if calls["n"] >= 8 else loss
+
+    with pytest.raises(NonFiniteLossError, match=r"loss became nan at epoch 2, batch 2 \(of 5\)"):
+        fit(TinyAE(), torch.randn(20, 6), poisoned, cfg(epochs=4))
+    # The losses are checked once per epoch, on the host: epoch 2 ran to its end, epoch 3 not.
+    assert calls["n"] == 10
+
+
+def test_logs_of_a_long_epoch_are_sample_weighted_averages_of_every_key():
+    x = torch.randn(601, 6, dtype=torch.float64).float()  # 300 batches of 2 and one of 1
+
+    def objective(model, xb):
+        return {
+            "loss": mse(model, xb),
+            "batch_mean": xb.mean(),
+            "batch_mean_half": xb.mean().half(),
+            "size": torch.tensor(xb.shape[0]),  # an integer tensor
+        }
+
+    history = fit(TinyAE(), x, objective, cfg(epochs=1, batch_size=2))
+    oracle = x.double().mean().item()
+    assert history.train["batch_mean"][0] == pytest.approx(oracle, abs=1e-7)
+    assert history.train["batch_mean_half"][0] == pytest.approx(oracle, abs=1e-3)
+    # Weighted by batch size: (300 * 2 * 2 + 1 * 1) / 601.
+    assert history.train["size"][0] == pytest.approx(1201 / 601)
+
+
+def test_objective_values_must_be_scalars():
+    def vector(model, xb):
+        return {"loss": mse(model, xb), "per_feature": xb.mean(dim=0)}
+
+    with pytest.raises(TypeError, match="must return scalar tensors, got 'per_feature' with 6"):
+        fit(TinyAE(), torch.randn(8, 6), vector, cfg())
+
+
+def test_the_training_loop_reads_no_value_back_per_batch(monkeypatch):
+    """Reading a value (``item``, ``float``, ``bool``...) waits for the device: once per epoch."""
+    reads = {"n": 0}
+    for name in ("item", "tolist", "__float__", "__int__", "__bool__"):
+        original = getattr(torch.Tensor, name)
+
+        def counted(self, *args, _original=original, **kwargs):
+            reads["n"] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, counted)
+    counts = []
+    for n in (8, 80):  # 2 and 20 batches per epoch
+        reads["n"] = 0
+        fit(TinyAE(), torch.randn(n, 6), mse, cfg(epochs=2))
+        counts.append(reads["n"])
+    assert counts[0] == counts[1]
+
+
 def test_gradient_clipping_bounds_the_last_gradient():
     x = 100 * torch.randn(16, 6)
     model = TinyAE()
