@@ -1,9 +1,10 @@
 """aeutils: small, tested PyTorch utilities for the book *Autoencoders*.
 
 The public API has one rule. **The top level holds what a user's training script needs**: data
-sets, batching, models, losses and objectives, corruptions, the training loop, the metrics of
-reconstructions and codes (and of dictionaries against a known answer), and checkpoints, so a
-script starts with one import::
+sets, batching, models, losses and objectives, corruptions, the training loop (and its stacked
+form, for several models of one architecture at once), the metrics of reconstructions and codes
+(and of dictionaries against a known answer), and checkpoints, so a script starts with one
+import::
 
     from aeutils import MLPAutoencoder, TrainConfig, fit, load_mnist, reconstruction_objective
 
@@ -23,6 +24,7 @@ The modules, in reading order; each imports only modules listed before it:
 - :mod:`~aeutils.jacobian`: per-sample Jacobians of an encoder;
 - :mod:`~aeutils.losses`: losses, penalties and objectives; :mod:`~aeutils.noise`: corruptions;
 - :mod:`~aeutils.plotting`: figures; :mod:`~aeutils.train`: the training loop;
+- :mod:`~aeutils.stacked`: several models of one architecture trained at once, as one;
 - :mod:`~aeutils.metrics`: scores of reconstructions and codes;
 - :mod:`~aeutils.dictionary`: synthetic data from a known dictionary, and recovery scores;
 - :mod:`~aeutils.hashing`: packed binary codes, Hamming distances, LSH and ITQ;
@@ -40,6 +42,7 @@ from aeutils import (
     metrics,
     models,
     noise,
+    stacked,
     train,
 )
 from aeutils.checkpoints import *  # noqa: F403
@@ -50,6 +53,7 @@ from aeutils.losses import *  # noqa: F403
 from aeutils.metrics import *  # noqa: F403
 from aeutils.models import *  # noqa: F403
 from aeutils.noise import *  # noqa: F403
+from aeutils.stacked import *  # noqa: F403
 from aeutils.train import *  # noqa: F403
 
 __version__ = "0.1.0"
@@ -62,6 +66,7 @@ _TOP_LEVEL_MODULES = (
     losses,
     noise,
     train,
+    stacked,
     metrics,
     dictionary,
     checkpoints,

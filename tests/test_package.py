@@ -29,6 +29,7 @@ TOP_LEVEL = (
     "losses",
     "noise",
     "train",
+    "stacked",
     "metrics",
     "dictionary",
     "checkpoints",
