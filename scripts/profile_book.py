@@ -33,8 +33,11 @@ def cell_seconds(cell: nbformat.NotebookNode) -> float:
     return (parse(end.replace("Z", "+00:00")) - parse(start.replace("Z", "+00:00"))).total_seconds()
 
 
-def profile(path: Path) -> tuple[float, list[dict]]:
-    """Execute ``path``; return its wall time and one row per code cell."""
+def profile(path: Path, executed: Path | None = None) -> tuple[float, list[dict]]:
+    """Execute ``path``; return its wall time and one row per code cell.
+
+    With ``executed`` (a folder), the executed notebook, outputs included, is written there.
+    """
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb,
@@ -46,6 +49,9 @@ def profile(path: Path) -> tuple[float, list[dict]]:
     start = time.perf_counter()
     client.execute()
     total = time.perf_counter() - start
+    if executed is not None:
+        executed.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, executed / path.name)
     rows = [
         {"cell": i, "seconds": cell_seconds(c), "first_line": c.source.splitlines()[0][:70]}
         for i, c in enumerate(nb.cells)
@@ -59,11 +65,12 @@ def main() -> int:
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--top", type=int, default=8, help="cells to list per notebook")
     parser.add_argument("--json", type=Path, help="also write every cell's time here")
+    parser.add_argument("--executed", type=Path, help="write the executed notebooks to this folder")
     args = parser.parse_args()
     size = os.environ.get("AEUTILS_SIZE", "book")
     report = {"size": size, "load_average": os.getloadavg(), "notebooks": {}}
     for path in args.notebooks:
-        total, rows = profile(path)
+        total, rows = profile(path, args.executed)
         report["notebooks"][path.name] = {"seconds": total, "cells": rows}
         print(f"{path.name}: {total:.1f} s in size {size!r}")
         for row in sorted(rows, key=lambda r: -r["seconds"])[: args.top]:
