@@ -82,6 +82,15 @@ def main() -> int:
     parser.add_argument("--update-readme", action="store_true")
     parser.add_argument("--from-cache", type=Path, default=None, help="a Jupyter Book cache")
     parser.add_argument("--json", type=Path, default=None, help="also write a JSON record here")
+    parser.add_argument(
+        "--commit", default=None, help="with --from-cache: the commit that build ran"
+    )
+    parser.add_argument(
+        "--max-chapter", type=float, default=None, help="fail if a chapter took longer (seconds)"
+    )
+    parser.add_argument(
+        "--max-total", type=float, default=None, help="fail if all chapters took longer (seconds)"
+    )
     parser.add_argument("notebooks", nargs="*", type=Path)
     args = parser.parse_args()
     os.environ.setdefault("AEUTILS_SIZE", "book")
@@ -123,8 +132,8 @@ def main() -> int:
             "total_seconds": total,
             **provenance(pick_device()),
         }
-        if args.from_cache:  # a cache does not record which commit it executed
-            record["git_commit"] = record["git_dirty"] = None
+        if args.from_cache:  # a cache does not record which commit it executed: say it, or None
+            record["git_commit"], record["git_dirty"] = args.commit, None
         print(f"wrote {write_record(args.json, record)}")
     if args.update_readme:
         readme = ROOT / "README.md"
@@ -134,6 +143,15 @@ def main() -> int:
             return 1
         pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
         readme.write_text(pattern.sub(lambda _: f"{START}\n{table}\n{END}", text))
+    over = []
+    if args.max_chapter is not None:
+        over += [f"{n} took {t:.0f} s" for n, t in rows if t > args.max_chapter]
+        over = [f"{o} (budget {args.max_chapter:.0f} s per chapter)" for o in over]
+    if args.max_total is not None and total > args.max_total:
+        over.append(f"all chapters took {total:.0f} s (budget {args.max_total:.0f} s)")
+    if over:
+        print("over the time budget: " + "; ".join(over), file=sys.stderr)
+        return 1
     return 0
 
 
