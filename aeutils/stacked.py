@@ -26,11 +26,11 @@ widest bias-variance model the weights differ by about 0.5, as much as those of 
 of it on one and on two CPU threads do.
 
 **Why not vmap.** ``torch.func.vmap`` over ``torch.func.functional_call`` would batch any model
-and any objective, but on a CPU its per-operation cost cancels the gain: training three of
-chapter 3's bias-variance models (widths 8 to 128, one CPU thread) it was 0.96 to 1.13 times as
-fast as three ``fit`` runs, the stacked layers here 1.5 to 1.75 times. (On a model large enough
-for its matrix products to fill the machine, such as chapter 2's 784-512-256 autoencoder, there
-is nothing to gain: stack small models.) So the models must be built from layers this module
+and any objective, but on a CPU its per-operation cost eats much of the gain on the small models
+stacking is for, where the stacked layers here are faster than separate ``fit`` runs
+(``benchmarks/stacked_speed.py`` compares the two side by side). On a model large enough for its
+matrix products to fill the machine, such as chapter 2's 784-512-256 autoencoder, stacking is
+slower than separate runs: stack small models. So the models must be built from layers this module
 knows how to stack: :class:`~aeutils.models.Autoencoder` subclasses that keep the
 base class's ``encode``, ``decode`` and ``forward`` (every :class:`~aeutils.models.MLPAutoencoder`
 and :class:`~aeutils.models.LinearAutoencoder`), whose encoder and decoder are ``nn.Sequential``
