@@ -39,6 +39,7 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from html import unescape
 from pathlib import Path
 
 import latexcodec  # noqa: F401  (registers the "ulatex" codec that bibliography names need)
@@ -76,6 +77,9 @@ class ExportError(ValueError):
 
 # ---------------------------------------------------------------------------------------
 # The book: pages in table-of-contents order, labels, figure numbers, bibliography.
+
+
+_STRAIGHT_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 
 
 def toc_documents() -> list[str]:
@@ -543,6 +547,8 @@ def html_problems(path: Path, html: Path) -> list[str]:
             )
     words = re.sub(r"\s+", " ", text)
     for value in set(re.findall(r'<span class="pasted-text">([^<]*)</span>', page)):
+        # The page escapes HTML (&amp;) and Sphinx turns straight quotes into curly ones.
+        value = unescape(value).translate(_STRAIGHT_QUOTES)
         if value.strip() and value.strip() not in words:
             found.append(f"{path.name}: the page's glued value {value!r} is not in the prose")
     return found
