@@ -80,7 +80,7 @@ def default_out(name: str, quick: bool) -> Path:
 
 def row(
     quantity: str,
-    ours: float,
+    ours: float | None,
     published: float | None = None,
     baseline: float | None = None,
     baseline_name: str | None = None,
@@ -89,7 +89,8 @@ def row(
 
     Args:
         quantity: What is measured, with its unit, e.g. ``"test SSE per image"``.
-        ours: The value this run measured.
+        ours: The value this run measured, or ``None`` for a row of the paper's table that
+            the script does not run (shown beside the rows it does).
         published: The paper's value, or ``None`` when the paper gives none.
         baseline: A baseline computed in the same run, or ``None``.
         baseline_name: The baseline's name, e.g. ``"PCA-30"``.

@@ -6,12 +6,17 @@ area under the ROC curve (AUROC). Preprocessing: global contrast normalisation w
 (subtract each image's mean, divide by its mean absolute deviation), then min-max scaling with
 the minimum and maximum over the normal class's training images. Architecture and optimisation
 follow the paper's DCAE (5x5 convolutions with 8 and 4 channels, batch normalisation without
-affine parameters, leaky ReLU, max pooling, a 32-d code; Adam at 1e-4 then 1e-5, weight decay
-5e-7, batch 200). The baseline in the same run is the PCA reconstruction error (k components
-fitted on the normal class).
+affine parameters, leaky ReLU, max pooling, a 32-d code). The budget is the authors' MNIST
+setting for the autoencoder (README of github.com/lukasruff/Deep-SVDD-PyTorch: ``--ae_lr 0.0001
+--ae_n_epochs 150 --ae_lr_milestone 50 --ae_batch_size 200 --ae_weight_decay 0.5e-3``): Adam at
+1e-4 for 50 epochs, then 1e-5 for 100, weight decay 5e-4, batch 200. (250 + 100 epochs with
+weight decay 5e-7 are their CIFAR-10 setting.) The baseline in the same run is the PCA
+reconstruction error (k components fitted on the normal class).
 
-Published AUROC % (Table 1, MNIST): DCAE 97.6, 98.3, 85.4, 86.7, 86.5, 78.2, 94.6, 92.3, 86.5,
-90.4; one-class Deep SVDD 98.0, 99.7, 91.7, 91.9, 94.9, 88.5, 98.3, 94.6, 93.9, 96.5.
+Published AUROC % (MNIST, means over 10 seeds): one-class Deep SVDD 98.0, 99.7, 91.7, 91.9, 94.9,
+88.5, 98.3, 94.6, 93.9, 96.5 (Table 1, as quoted by reimplementations). The DCAE row used as the
+target, 97.6, 98.3, 85.4, 86.7, 86.5, 78.2, 94.6, 92.3, 86.5, 90.4, has not been checked against
+Table 1 of the paper: it is marked unverified in every row this script writes.
 
     python reproductions/ruff2018.py          # full budget (a GPU: minutes)
     python reproductions/ruff2018.py --quick  # CI: tiny subsets, 1 epoch, 2 classes
@@ -148,12 +153,12 @@ def one_class(
 def main() -> None:
     parser = make_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--classes", type=int, nargs="+", default=list(range(10)))
-    parser.add_argument("--epochs", type=int, default=250, help="epochs at --lr")
+    parser.add_argument("--epochs", type=int, default=50, help="epochs at --lr")
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--low-lr-epochs", type=int, default=100, help="then epochs at --low-lr")
     parser.add_argument("--low-lr", type=float, default=1e-5)
     parser.add_argument("--batch-size", type=int, default=200)
-    parser.add_argument("--weight-decay", type=float, default=5e-7)
+    parser.add_argument("--weight-decay", type=float, default=5e-4)
     parser.add_argument("--pca-k", type=int, default=32, help="PCA baseline components")
     args = parser.parse_args()
     start = time.perf_counter()
@@ -180,10 +185,24 @@ def main() -> None:
     mean_pca = statistics.mean(pca.values())
     mean_published = statistics.mean(PUBLISHED_DCAE[c] for c in args.classes)
     rows = [
-        row(f"AUROC % (normal class {c})", dcae[c], PUBLISHED_DCAE[c], pca[c], f"PCA-{args.pca_k}")
+        row(
+            f"AUROC % (normal class {c}; paper DCAE unverified)",
+            dcae[c],
+            PUBLISHED_DCAE[c],
+            pca[c],
+            f"PCA-{args.pca_k}",
+        )
         for c in args.classes
     ]
-    rows.append(row("AUROC % (mean)", mean_ours, mean_published, mean_pca, f"PCA-{args.pca_k}"))
+    rows.append(
+        row(
+            "AUROC % (mean; paper DCAE unverified)",
+            mean_ours,
+            mean_published,
+            mean_pca,
+            f"PCA-{args.pca_k}",
+        )
+    )
     result = build_result(
         protocol=NAME,
         title="One-class MNIST, LeNet-type convolutional autoencoder (DCAE): AUROC",
@@ -203,12 +222,15 @@ def main() -> None:
                 PUBLISHED_DEEP_SVDD[c] for c in args.classes
             ),
         },
-        target="mean DCAE AUROC at least the paper's DCAE mean over the same classes",
+        target="mean DCAE AUROC at least the DCAE mean quoted for the paper over the same classes "
+        "(that row is unverified against the paper's Table 1)",
         target_met=mean_ours >= mean_published,
         hyperparameters={k: v for k, v in vars(args).items() if k not in {"out", "device"}},
         seeds=[args.seed, args.seed + 1],
-        notes="Published values are Ruff et al. (2018), Table 1 (means over 10 seeds); ours is "
-        "one seed. The learning-rate drop restarts Adam (aeutils.fit builds a new optimiser).",
+        notes="Published DCAE values as quoted for Ruff et al. (2018), Table 1 (means over 10 "
+        "seeds), not checked against the paper; ours is one seed. Budget: the authors' MNIST "
+        "autoencoder setting (50 + 100 epochs, weight decay 5e-4). The learning-rate drop "
+        "restarts Adam (aeutils.fit builds a new optimiser).",
     )
     write_result(result, args.out or default_out(NAME, args.quick))
 
