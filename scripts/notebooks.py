@@ -31,6 +31,11 @@ BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
 TITLE_RE = re.compile(r"(\([\w-]+\)=\n)?# \S")
 SETUP_MARK = "# Setup: install aeutils"
 REQUIRED_HEADINGS = ("Goals", "Summary", "Exercises")
+# Glue keys name their chapter: ch<N>_<what> for values (ch<N>_ex<M>_<what> in the solution of
+# exercise M), fig_ch<N>_<what> for figures. A key built by an f-string is checked up to its
+# first placeholder.
+GLUE_CALL_RE = re.compile(r"""\bglue\(\s*(f?)["']([^"']+)["']""")
+GLUE_ROLE_RE = re.compile(r"\{glue(?::\w+)?\}`([^`:]+)")
 
 
 def config() -> dict:
@@ -172,9 +177,28 @@ def problems(path: Path, fix: bool) -> list[str]:
         if not re.search(rf"^#+\s*{heading}\b", text, re.M):
             found.append(f"no '{heading}' section")
     found += output_problems(cells, fix)
+    found += glue_problems(path, cells)
     if fix:
         path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
     return found
+
+
+def glue_problems(path: Path, cells: list[dict]) -> list[str]:
+    """Glue keys, stored or referenced, that do not follow the pattern of their chapter."""
+    number = re.match(r"(\d+)_", path.name)
+    if number is None:
+        return []
+    key_re = re.compile(rf"(fig_)?ch{int(number.group(1))}_[a-z0-9_]+")
+    prefix_re = re.compile(rf"((fig_)?ch{int(number.group(1))}_[a-z0-9_]*)?")  # before a {
+    bad = set()
+    for cell in cells:
+        if cell["cell_type"] == "code":
+            for is_f, key in GLUE_CALL_RE.findall(source(cell)):
+                ok = prefix_re.fullmatch(key.split("{")[0]) if is_f else key_re.fullmatch(key)
+                bad |= set() if ok else {key}
+        else:
+            bad |= {k for k in GLUE_ROLE_RE.findall(source(cell)) if not key_re.fullmatch(k)}
+    return [f"glue key {k!r} does not follow {key_re.pattern}" for k in sorted(bad)]
 
 
 def output_problems(cells: list[dict], fix: bool) -> list[str]:

@@ -217,3 +217,16 @@ def test_a_reader_notebook_keeps_outputs_pins_its_commit_and_passes_check(tmp_pa
     assert rn.problems(path) == [
         f"{path.name}: markdown cell 4 still holds a MyST role: '{{glue:text}}`'"
     ]
+
+
+def test_glue_keys_must_name_their_chapter():
+    check = sys.modules["notebooks"].glue_problems
+    cells = [
+        {"cell_type": "code", "source": 'glue("ch3_ok_1", 1)\nglue("ch4_wrong", 2)\n'},
+        {"cell_type": "code", "source": 'glue(f"ch3_{name}_x", 3)\nglue(f"Ch3_{name}", 4)'},
+        {"cell_type": "markdown", "source": "{glue:text}`ch3_ex2_a:.2f` {glue}`ch3_top-k`"},
+        {"cell_type": "code", "source": 'glue("fig_ch3_map", fig)'},
+    ]
+    found = check(Path("notebooks/03_x.ipynb"), cells)
+    assert [p.split("'")[1] for p in found] == ["Ch3_{name}", "ch3_top-k", "ch4_wrong"]
+    assert check(Path("book/results.ipynb"), cells) == []  # not a chapter
