@@ -195,9 +195,10 @@ def glue_problems(path: Path, cells: list[dict]) -> list[str]:
         if cell["cell_type"] == "code":
             for is_f, key in GLUE_CALL_RE.findall(source(cell)):
                 ok = prefix_re.fullmatch(key.split("{")[0]) if is_f else key_re.fullmatch(key)
-                bad |= set() if ok else {key}
+                if not ok:
+                    bad.add(key)
         else:
-            bad |= {k for k in GLUE_ROLE_RE.findall(source(cell)) if not key_re.fullmatch(k)}
+            bad.update(k for k in GLUE_ROLE_RE.findall(source(cell)) if not key_re.fullmatch(k))
     return [f"glue key {k!r} does not follow {key_re.pattern}" for k in sorted(bad)]
 
 
