@@ -172,29 +172,34 @@ def average_precision(relevant: Tensor, sorted_distances: Tensor | None = None) 
     Shape:
         relevant, sorted_distances: (Q, N). Output: (Q,).
     """
-    relevant = _matrix(relevant, "relevant").to(torch.float64)
+    relevant = _matrix(relevant, "relevant").to(torch.bool)
     n = relevant.shape[1]
-    positions = torch.arange(n, dtype=torch.int64).expand_as(relevant)  # (Q, N)
-    if sorted_distances is None:
-        group_end = positions
-    else:
+    hits = relevant.cumsum(dim=1, dtype=torch.float64)  # (Q, N): relevant items in the first r + 1
+    positions = torch.arange(1, n + 1, dtype=torch.float64)  # (N,): r + 1
+    precision = hits / positions  # (Q, N): precision@(r + 1), the strict ranking's
+    if sorted_distances is not None:
         sorted_distances = _matrix(sorted_distances, "sorted_distances")
         if sorted_distances.shape != relevant.shape:
             raise ValueError(
                 f"sorted_distances must have the shape of relevant {tuple(relevant.shape)}, "
                 f"got {tuple(sorted_distances.shape)}"
             )
-        if (sorted_distances.diff(dim=1) < 0).any():
+        steps = sorted_distances.diff(dim=1)  # (Q, N - 1)
+        if (steps < 0).any():
             raise ValueError(
                 "sorted_distances must be non-decreasing along each row (ranked order)"
             )
-        sorted_distances = sorted_distances.contiguous()
-        # Last position holding the same distance as position r (ties are contiguous once sorted).
-        group_end = torch.searchsorted(sorted_distances, sorted_distances, right=True) - 1
-    hits = relevant.cumsum(dim=1)  # (Q, N): relevant items in the first r + 1
-    precision_at_end = hits.gather(1, group_end) / (group_end + 1)  # (Q, N)
-    n_relevant = relevant.sum(dim=1)  # (Q,)
-    total = (relevant * precision_at_end).sum(dim=1)
+        tied = steps == 0  # (Q, N - 1): position r holds the distance of position r + 1
+        if tied.any():  # Hamming distances, say; Euclidean ones are rarely tied
+            # Last position of each group of equal distances (groups are contiguous once
+            # sorted): the nearest group end at or after r, found by a reversed running minimum.
+            is_end = torch.ones_like(relevant)
+            is_end[:, :-1] = ~tied
+            end_or_n = torch.where(is_end, torch.arange(n), n)  # (Q, N)
+            group_end = end_or_n.flip(1).cummin(dim=1).values.flip(1)  # (Q, N)
+            precision = hits.gather(1, group_end) / (group_end + 1)  # precision at group ends
+    n_relevant = hits[:, -1]  # (Q,)
+    total = precision.where(relevant, 0.0).sum(dim=1)
     return torch.where(n_relevant > 0, total / n_relevant.clamp(min=1), 0.0)
 
 
