@@ -5,11 +5,12 @@ benchmarks under ``benchmarks/results/``) is a JSON object written by :func:`wri
 run's own fields plus the keys of :func:`provenance`, which every record carries:
 
 ``device`` (``"cuda"``, ``"mps"``, ``"cpu"``), ``device_name`` (the GPU's name, or the CPU model
-and its core count; never empty), ``cpu_cores``, ``torch_threads``, ``load_average`` (the
-machine's 1, 5 and 15-minute load when the record was written, ``None`` where the system does not
-report it), ``versions`` (python, torch, numpy, sklearn, aeutils), ``git_commit`` and
-``git_dirty`` (whether the code differed from that commit; both ``None`` outside a git
-checkout), ``date_utc`` (ISO 8601) and ``command`` (the command line, from the repository root).
+and its core count; never empty), ``cpu_cores``, ``torch_threads``, ``load_average`` (the machine's
+1, 5 and 15-minute load when the record was written, ``None`` where the system does not report it
+or, in three reproduction records older than the field, where it was not recorded), ``versions``
+(python, torch, numpy, sklearn, aeutils), ``git_commit`` and ``git_dirty`` (whether the code
+differed from that commit; both ``None`` outside a git checkout), ``date_utc`` (ISO 8601) and
+``command`` (the command line, from the repository root).
 
 :func:`write_record` refuses a record that lacks one of these keys or has an empty device name,
 converts NumPy and torch values to plain JSON, and never prints.

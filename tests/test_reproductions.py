@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import torch
 
+from aeutils.records import PROVENANCE_KEYS
+
 ROOT = Path(__file__).resolve().parents[1]
 REPRODUCTIONS = ROOT / "reproductions"
 
@@ -130,3 +132,5 @@ def test_committed_records_name_their_device_and_keep_what_the_results_page_read
         record = json.loads(path.read_text())
         assert isinstance(record.get("device_name"), str) and record["device_name"].strip(), path
         assert [key for key in keys if key not in record] == [], path
+        # The one writer's schema: write_record refuses a record without these keys.
+        assert [key for key in PROVENANCE_KEYS if key not in record] == [], path
