@@ -433,16 +433,26 @@ def _conv_out(size: int, kernel_size: int, padding: int, stride: int = 2) -> int
 
 
 class ConvAutoencoder(Autoencoder):
-    """Convolutional autoencoder with stride-2 convolutions and a mirrored transposed-conv decoder.
+    """Convolutional autoencoder: stride-2 convolutions down, a mirrored decoder up.
 
     Encoder: for each entry of ``channels`` a ``Conv2d(kernel_size, stride=2,
     padding=(kernel_size - 1) // 2)`` followed by ``activation``, each roughly halving the
     spatial size (``H -> (H + 2p - k) // 2 + 1``), then ``Flatten -> Linear`` to the code (no
     activation on the code). Decoder: ``Linear -> activation -> Unflatten`` to the last feature
-    map, then one ``ConvTranspose2d(stride=2)`` per encoder convolution in reverse order, with
-    ``output_padding`` chosen per layer so that the output has exactly the input's spatial size
-    (odd sizes such as 7x7 included), ``activation`` between them and ``output_activation`` at
-    the end.
+    map, then one upsampling layer per encoder convolution in reverse order, each landing
+    exactly on the spatial size that the matching encoder layer started from (odd sizes such as
+    7x7 included), ``activation`` between them and ``output_activation`` at the end.
+
+    ``upsample`` chooses the upsampling layer:
+
+    - ``"transposed"``: ``ConvTranspose2d(kernel_size, stride=2)`` with ``output_padding``
+      chosen per layer. With a kernel size not divisible by the stride its windows overlap
+      unevenly, which can print a checkerboard on the output (Odena et al. 2016).
+    - ``"nearest"`` or ``"bilinear"``: resize-convolution, ``Upsample(size, mode)`` followed by
+      ``Conv2d(kernel_size, stride=1)`` with "same" zero padding (for an even kernel the extra
+      row and column go at the end, as PyTorch's ``padding="same"`` does). Every output pixel
+      sees the same number of kernel taps (away from the border), so there is no checkerboard;
+      the convolution has exactly the parameter count of the transposed one it replaces.
 
     Args:
         input_shape: ``(C, H, W)`` of one input, e.g. ``(1, 28, 28)`` or ``(3, 32, 32)``.
@@ -452,6 +462,7 @@ class ConvAutoencoder(Autoencoder):
             first linear layer.
         output_activation: Activation name on the reconstruction; ``None`` for none.
         kernel_size: Kernel size of all (transposed) convolutions.
+        upsample: ``"transposed"`` (the default), ``"nearest"`` or ``"bilinear"``; see above.
 
     Attributes:
         feature_shape: ``(channels[-1], h, w)``, shape of the last encoder feature map.
@@ -460,11 +471,14 @@ class ConvAutoencoder(Autoencoder):
         TypeError: If an argument has the wrong type.
         ValueError: If ``input_shape`` is not 3-d, a size is not a positive integer, an
             activation name is unknown, or the spatial size is smaller than
-            ``2 ** len(channels)`` (too small for that many stride-2 layers).
+            ``2 ** len(channels)`` (too small for that many stride-2 layers), or ``upsample``
+            is not one of the choices.
 
     Shape:
         encode: ``(B, C, H, W)`` -> ``(B, code_size)``; decode: the reverse.
     """
+
+    UPSAMPLE_CHOICES: tuple[str, ...] = ("transposed", "nearest", "bilinear")
 
     def __init__(
         self,
@@ -475,6 +489,7 @@ class ConvAutoencoder(Autoencoder):
         activation: str | None = "relu",
         output_activation: str | None = "sigmoid",
         kernel_size: int = 3,
+        upsample: str = "transposed",
     ) -> None:
         shape = _int_tuple(input_shape, "input_shape", allow_empty=False)
         if len(shape) != 3:
@@ -487,6 +502,7 @@ class ConvAutoencoder(Autoencoder):
         activation = _activation_name(activation, "activation")
         output_activation = _activation_name(output_activation, "output_activation")
         kernel_size = _positive_int(kernel_size, "kernel_size")
+        upsample = check_choice(upsample, "upsample", self.UPSAMPLE_CHOICES)
         in_channels, height, width = shape
         min_size = 2 ** len(chans)
         if height < min_size or width < min_size:
@@ -504,10 +520,12 @@ class ConvAutoencoder(Autoencoder):
                 "activation": activation,
                 "output_activation": output_activation,
                 "kernel_size": kernel_size,
+                "upsample": upsample,
             },
         )
         self.channels = chans
         self.kernel_size = kernel_size
+        self.upsample = upsample
         padding = (kernel_size - 1) // 2
 
         # Spatial sizes through the encoder: sizes[0] = input, sizes[i + 1] = after conv i.
@@ -536,20 +554,32 @@ class ConvAutoencoder(Autoencoder):
         dec_channels = (*reversed(chans), in_channels)
         for i in range(len(chans)):
             (h_in, w_in), (h_out, w_out) = sizes[-1 - i], sizes[-2 - i]
-            # ConvTranspose2d output: (n - 1) * 2 - 2p + k + output_padding; pick output_padding
-            # (0 or 1) to land exactly on the size the matching encoder layer started from.
-            base_h = (h_in - 1) * 2 - 2 * padding + kernel_size
-            base_w = (w_in - 1) * 2 - 2 * padding + kernel_size
-            dec_layers.append(
-                nn.ConvTranspose2d(
-                    dec_channels[i],
-                    dec_channels[i + 1],
-                    kernel_size,
-                    stride=2,
-                    padding=padding,
-                    output_padding=(h_out - base_h, w_out - base_w),
-                )
-            )  # (B, c, h_out, w_out)
+            c_in, c_out = dec_channels[i], dec_channels[i + 1]
+            if upsample == "transposed":
+                # ConvTranspose2d output: (n - 1) * 2 - 2p + k + output_padding; pick
+                # output_padding (0 or 1) to land exactly on the matching encoder input size.
+                base_h = (h_in - 1) * 2 - 2 * padding + kernel_size
+                base_w = (w_in - 1) * 2 - 2 * padding + kernel_size
+                dec_layers.append(
+                    nn.ConvTranspose2d(
+                        c_in,
+                        c_out,
+                        kernel_size,
+                        stride=2,
+                        padding=padding,
+                        output_padding=(h_out - base_h, w_out - base_w),
+                    )
+                )  # (B, c_out, h_out, w_out)
+            else:
+                dec_layers.append(nn.Upsample(size=(h_out, w_out), mode=upsample))  # (B, c_in, ..)
+                if kernel_size % 2 == 0:  # "same" padding, the extra row and column at the end
+                    before = (kernel_size - 1) // 2
+                    after = kernel_size - 1 - before
+                    dec_layers.append(nn.ZeroPad2d((before, after, before, after)))
+                    dec_layers.append(nn.Conv2d(c_in, c_out, kernel_size))
+                else:
+                    dec_layers.append(nn.Conv2d(c_in, c_out, kernel_size, padding=padding))
+                # (B, c_out, h_out, w_out)
             last = i == len(chans) - 1
             _append_activation(dec_layers, output_activation if last else activation)
         self.decoder = nn.Sequential(*dec_layers)  # (B, C, H, W)

@@ -85,6 +85,20 @@ CONFIGS: list[tuple[type[Autoencoder], dict[str, Any]]] = [
             "output_activation": "identity",
         },
     ),
+    (
+        ConvAutoencoder,
+        {"input_shape": (1, 12, 12), "channels": (3, 4), "code_size": 4, "upsample": "nearest"},
+    ),
+    (
+        ConvAutoencoder,
+        {
+            "input_shape": (2, 9, 11),
+            "channels": (3,),
+            "code_size": 3,
+            "kernel_size": 4,
+            "upsample": "bilinear",
+        },
+    ),
     (SemanticHashingAutoencoder, {"input_shape": (1, 8, 8), "hidden_sizes": (16,), "code_size": 6}),
     (SemanticHashingAutoencoder, {"input_shape": [12], "hidden_sizes": (), "code_size": 3}),
     (SparseAutoencoder, {"input_size": 6, "dictionary_size": 10}),
@@ -656,16 +670,83 @@ def test_conv_output_has_exactly_the_input_size(size: int, in_channels: int) -> 
     assert ((out >= 0) & (out <= 1)).all()  # default sigmoid output
 
 
+@pytest.mark.parametrize("upsample", ConvAutoencoder.UPSAMPLE_CHOICES)
 @pytest.mark.parametrize("shape", [(1, 7, 7), (2, 9, 12), (1, 13, 10)])
 @pytest.mark.parametrize("kernel_size", [1, 2, 3, 4, 5])
 def test_conv_output_size_for_odd_and_rectangular_inputs(
-    shape: tuple[int, int, int], kernel_size: int
+    shape: tuple[int, int, int], kernel_size: int, upsample: str
 ) -> None:
     model = ConvAutoencoder(
-        input_shape=shape, channels=(2, 2), code_size=2, kernel_size=kernel_size
+        input_shape=shape, channels=(2, 2), code_size=2, kernel_size=kernel_size, upsample=upsample
     )
     x = torch.rand(1, *shape)
     assert model(x).shape == x.shape
+
+
+@pytest.mark.parametrize("kernel_size", [2, 3, 4])
+def test_conv_upsampling_choices_have_equal_parameter_counts(kernel_size: int) -> None:
+    counts = {
+        u: count_parameters(
+            ConvAutoencoder(channels=(8, 16), code_size=10, kernel_size=kernel_size, upsample=u)
+        )
+        for u in ConvAutoencoder.UPSAMPLE_CHOICES
+    }
+    # By hand: the encoder and the linear layers, then two k x k layers 16->8 and 8->1.
+    p = (kernel_size - 1) // 2
+    h = (28 + 2 * p - kernel_size) // 2 + 1
+    h = (h + 2 * p - kernel_size) // 2 + 1
+    k2 = kernel_size**2
+    by_hand = (
+        (1 * 8 * k2 + 8)
+        + (8 * 16 * k2 + 16)
+        + (16 * h * h * 10 + 10)
+        + (10 * 16 * h * h + 16 * h * h)
+        + (16 * 8 * k2 + 8)
+        + (8 * 1 * k2 + 1)
+    )
+    assert counts == dict.fromkeys(ConvAutoencoder.UPSAMPLE_CHOICES, by_hand)
+
+
+def test_conv_resize_layers_match_torch_interpolate_and_same_padding() -> None:
+    # Oracle: F.interpolate followed by F.conv2d with padding="same", written out.
+    torch.manual_seed(0)
+    model = ConvAutoencoder(
+        input_shape=(1, 12, 12), channels=(3,), code_size=4, kernel_size=4, upsample="bilinear"
+    )
+    layers = list(model.decoder)
+    conv = layers[-2]
+    assert isinstance(conv, nn.Conv2d) and conv.stride == (1, 1)
+    h = torch.rand(2, 3, 6, 6)
+    up = torch.nn.functional.interpolate(h, size=(12, 12), mode="bilinear")
+    with pytest.warns(UserWarning, match="even kernel"):  # torch's own "same" for even kernels
+        expected = torch.nn.functional.conv2d(up, conv.weight, conv.bias, padding="same")
+    out = torch.nn.Sequential(*layers[-4:-1])(h)  # Upsample, ZeroPad2d, Conv2d
+    torch.testing.assert_close(out, expected)
+
+
+def test_conv_transposed_decoder_prints_a_checkerboard_and_resize_does_not() -> None:
+    # Odena et al. (2016): a 3x3 transposed convolution at stride 2 overlaps unevenly, so with
+    # all-ones weights a constant input gives interior outputs that alternate with period 2
+    # (1, 2 or 4 taps per pixel); a resize-convolution gives a constant interior.
+    outputs = {}
+    for upsample in ("transposed", "nearest"):
+        model = ConvAutoencoder(
+            input_shape=(1, 16, 16), channels=(1,), code_size=2, upsample=upsample,
+            output_activation=None,
+        )  # fmt: skip
+        up = next(m for m in model.decoder if isinstance(m, nn.ConvTranspose2d | nn.Conv2d))
+        with torch.no_grad():
+            up.weight.fill_(1.0)
+            up.bias.zero_()
+        layers = list(model.decoder)[3:]  # after Linear, activation, Unflatten
+        outputs[upsample] = nn.Sequential(*layers)(torch.ones(1, 1, 8, 8))[0, 0, 2:-2, 2:-2]
+    assert set(outputs["transposed"].unique().tolist()) == {1.0, 2.0, 4.0}
+    assert outputs["nearest"].unique().tolist() == [9.0]
+
+
+def test_conv_refuses_an_unknown_upsampling() -> None:
+    with pytest.raises(ValueError, match=r"upsample must be one of .*'transposed'.*got 'pixel'"):
+        ConvAutoencoder(upsample="pixel")
 
 
 def test_conv_parameter_count_closed_form() -> None:
