@@ -23,6 +23,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 from torch import Tensor, nn
 
 from aeutils.jacobian import per_sample_jacobian
@@ -311,7 +312,10 @@ def linear_probe_accuracy(
     """Test accuracy of a logistic-regression probe trained on frozen codes.
 
     The probe is ``make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))``
-    (lbfgs solver, multinomial for several classes), fitted on the training codes.
+    (lbfgs solver, multinomial for several classes), fitted on the training codes. It runs with
+    one BLAS thread: its matrix products are small, so threads cost more in synchronisation than
+    they give (``benchmarks/probe_threads.py`` measures both ways side by side; on 2 CPU cores
+    one thread was several times faster, with the same accuracy).
 
     Args:
         z_train: Training codes.
@@ -345,5 +349,6 @@ def linear_probe_accuracy(
     max_iter = check_int(max_iter, "max_iter", minimum=1)
     C = check_real(C, "C", minimum=0, low_open=True)
     probe = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
-    probe.fit(z_tr, y_tr)
-    return float(probe.score(z_te, y_te))
+    with threadpool_limits(limits=1, user_api="blas"):
+        probe.fit(z_tr, y_tr)
+        return float(probe.score(z_te, y_te))
