@@ -1,10 +1,10 @@
 """aeutils: small, tested PyTorch utilities for the book *Autoencoders*.
 
 The public API has one rule. **The top level holds what a user's training script needs**: data
-sets, batching, models, losses and objectives, corruptions, the training loop (and its stacked
-form, for several models of one architecture at once), the metrics of reconstructions and codes
-(and of dictionaries against a known answer), and checkpoints, so a script starts with one
-import::
+sets, batching, models, losses and objectives, corruptions, the variational autoencoder's
+objective and likelihood bounds, the training loop (and its stacked form, for several models of
+one architecture at once), the metrics of reconstructions and codes (and of dictionaries against
+a known answer), and checkpoints, so a script starts with one import::
 
     from aeutils import MLPAutoencoder, TrainConfig, fit, load_mnist, reconstruction_objective
 
@@ -20,9 +20,12 @@ The modules, in reading order; each imports only modules listed before it:
 - :mod:`~aeutils.validation`: argument checks shared by every module;
 - :mod:`~aeutils.records`: provenance and JSON records of runs and benchmarks;
 - :mod:`~aeutils.data`: data sets; :mod:`~aeutils.loader`: fast in-memory batching;
-- :mod:`~aeutils.models`: linear, MLP, convolutional, semantic-hashing and sparse autoencoders;
+- :mod:`~aeutils.models`: linear, MLP, convolutional, semantic-hashing, sparse and variational
+  autoencoders;
 - :mod:`~aeutils.jacobian`: per-sample Jacobians of an encoder;
 - :mod:`~aeutils.losses`: losses, penalties and objectives; :mod:`~aeutils.noise`: corruptions;
+- :mod:`~aeutils.variational`: the variational autoencoder's objective, likelihood bounds and
+  dynamic binarisation;
 - :mod:`~aeutils.plotting`: figures; :mod:`~aeutils.train`: the training loop;
 - :mod:`~aeutils.stacked`: several models of one architecture trained at once, as one;
 - :mod:`~aeutils.metrics`: scores of reconstructions and codes;
@@ -44,6 +47,7 @@ from aeutils import (
     noise,
     stacked,
     train,
+    variational,
 )
 from aeutils.checkpoints import *  # noqa: F403
 from aeutils.data import *  # noqa: F403
@@ -55,6 +59,7 @@ from aeutils.models import *  # noqa: F403
 from aeutils.noise import *  # noqa: F403
 from aeutils.stacked import *  # noqa: F403
 from aeutils.train import *  # noqa: F403
+from aeutils.variational import *  # noqa: F403
 
 __version__ = "0.1.0"
 
@@ -65,6 +70,7 @@ _TOP_LEVEL_MODULES = (
     models,
     losses,
     noise,
+    variational,
     train,
     stacked,
     metrics,

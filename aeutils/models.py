@@ -1,4 +1,5 @@
-"""Autoencoder models: linear, fully connected (MLP), convolutional, semantic hashing, sparse.
+"""Autoencoder models: linear, fully connected (MLP), convolutional, semantic hashing, sparse,
+variational.
 
 Every model subclasses :class:`Autoencoder` and follows one contract:
 
@@ -50,6 +51,7 @@ __all__ = [
     "SemanticHashingAutoencoder",
     "SparseAutoencoder",
     "TiedLinear",
+    "VariationalAutoencoder",
     "count_parameters",
 ]
 
@@ -99,6 +101,18 @@ def _append_activation(layers: list[nn.Module], name: str | None) -> None:
     """Append the named activation to ``layers``; "identity"/None appends nothing."""
     if name is not None and name != "identity":
         layers.append(_ACTIVATIONS[name]())
+
+
+def _with_activations(
+    linears: Sequence[nn.Module], activation: str | None, last_activation: str | None
+) -> list[nn.Module]:
+    """Interleave ``linears`` with ``activation``, ending in ``last_activation``."""
+    layers: list[nn.Module] = []
+    for i, linear in enumerate(linears):
+        layers.append(linear)
+        last = i == len(linears) - 1
+        _append_activation(layers, last_activation if last else activation)
+    return layers
 
 
 def _shape_str(shape: Sequence[int]) -> str:
@@ -157,9 +171,9 @@ class Autoencoder(nn.Module):
                 f"{where} expected x of shape {_shape_str(self.input_shape)}; got {tuple(x.shape)}"
             )
 
-    def _check_code(self, z: Any) -> None:
+    def _check_code(self, z: Any, method: str = "decode") -> None:
         """Raise TypeError/ValueError unless ``z`` is a float tensor of shape (B, code_size)."""
-        where = f"{type(self).__name__}.decode"
+        where = f"{type(self).__name__}.{method}"
         if not isinstance(z, Tensor):
             raise TypeError(f"{where} expected z to be a torch.Tensor; got {type(z).__name__}")
         if not z.is_floating_point():
@@ -399,12 +413,10 @@ class MLPAutoencoder(Autoencoder):
         # Encoder: widths D -> h1 -> ... -> hL -> k.
         enc_widths = (math.prod(shape), *hidden, code_size)
         enc_linears = [nn.Linear(a, b) for a, b in itertools.pairwise(enc_widths)]
-        enc_layers: list[nn.Module] = [nn.Flatten()]  # (B, D)
-        for i, linear in enumerate(enc_linears):
-            enc_layers.append(linear)
-            last = i == len(enc_linears) - 1
-            _append_activation(enc_layers, code_activation if last else activation)
-        self.encoder = nn.Sequential(*enc_layers)  # (B, k)
+        self.encoder = nn.Sequential(
+            nn.Flatten(),  # (B, D)
+            *_with_activations(enc_linears, activation, code_activation),
+        )  # (B, k)
 
         # Decoder: widths k -> g1 -> ... -> gM -> D.
         dec_widths = (code_size, *self.decoder_hidden_sizes, math.prod(shape))
@@ -413,13 +425,10 @@ class MLPAutoencoder(Autoencoder):
             dec_linears = [TiedLinear(linear) for linear in reversed(enc_linears)]
         else:
             dec_linears = [nn.Linear(a, b) for a, b in itertools.pairwise(dec_widths)]
-        dec_layers: list[nn.Module] = []
-        for i, linear in enumerate(dec_linears):
-            dec_layers.append(linear)
-            last = i == len(dec_linears) - 1
-            _append_activation(dec_layers, output_activation if last else activation)
-        dec_layers.append(nn.Unflatten(1, shape))  # (B, *input_shape)
-        self.decoder = nn.Sequential(*dec_layers)
+        self.decoder = nn.Sequential(
+            *_with_activations(dec_linears, activation, output_activation),
+            nn.Unflatten(1, shape),  # (B, *input_shape)
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -882,6 +891,150 @@ class SparseAutoencoder(Autoencoder):
 
 
 # ---------------------------------------------------------------------------------------------
+# Variational autoencoder
+# ---------------------------------------------------------------------------------------------
+
+
+class _PosteriorMean(nn.Module):
+    """Keep the first half of ``(mu, log_var)`` stacked along the features: the mean ``mu``."""
+
+    def __init__(self, code_size: int) -> None:
+        super().__init__()
+        self.code_size = code_size
+
+    def forward(self, stats: Tensor) -> Tensor:
+        """Shape: ``(B, 2 * code_size)`` -> ``(B, code_size)``."""
+        return stats[:, : self.code_size]
+
+    def extra_repr(self) -> str:
+        return f"code_size={self.code_size}"
+
+
+class VariationalAutoencoder(Autoencoder):
+    """Variational autoencoder (Kingma and Welling 2014) with a Gaussian posterior and a
+    Bernoulli decoder, for binary images.
+
+    The encoder gives the parameters of the approximate posterior
+    ``q(z | x) = N(mu(x), diag(exp(log_var(x))))``; the decoder gives, for a code ``z``, the
+    logits of independent Bernoulli pixels, ``p(x | z) = prod_i Bernoulli(x_i; sigmoid(l_i(z)))``;
+    the prior is ``N(0, I)``. The objective and the likelihood bounds are in
+    :mod:`aeutils.variational`.
+
+    Encoder: ``Flatten -> [Linear -> activation] per hidden size -> Linear`` to
+    ``2 * code_size`` outputs, ``mu`` first and ``log_var`` second (:meth:`posterior`), then a
+    layer that keeps ``mu``. Decoder: ``[Linear -> activation] per hidden size, reversed ->
+    Linear -> Unflatten`` (the logits, :meth:`decoder_logits`) ``-> Sigmoid`` (the Bernoulli
+    means). So the model keeps the contract of every autoencoder, deterministically:
+    ``encode(x)`` is the posterior mean, ``decode(z)`` the Bernoulli means in (0, 1) and
+    ``forward(x) == decode(encode(x))``; the code-based metrics and
+    ``contractive_penalty(model.encoder, x)`` apply to the posterior mean. Nothing random
+    happens inside the model: the objectives draw the samples ``z ~ q(z | x)``.
+
+    Args:
+        input_shape: Shape of one input without the batch dimension.
+        hidden_sizes: Widths of the encoder's hidden layers, input side first; the decoder
+            mirrors them.
+        code_size: Width of the code (latent dimension).
+        activation: Activation name after every hidden layer (encoder and decoder).
+
+    Raises:
+        TypeError: If an argument has the wrong type.
+        ValueError: If a size is not a positive integer or the activation name is unknown.
+
+    Shape:
+        encode: ``(B, *input_shape)`` -> ``(B, code_size)``; decode and decoder_logits: the
+        reverse; posterior: ``(B, *input_shape)`` -> two ``(B, code_size)``.
+    """
+
+    def __init__(
+        self,
+        *,
+        input_shape: Sequence[int] = (1, 28, 28),
+        hidden_sizes: Sequence[int] = (512, 256),
+        code_size: int = 20,
+        activation: str | None = "relu",
+    ) -> None:
+        shape = _int_tuple(input_shape, "input_shape", allow_empty=False)
+        hidden = _int_tuple(hidden_sizes, "hidden_sizes", allow_empty=True)
+        code_size = _positive_int(code_size, "code_size")
+        activation = _activation_name(activation, "activation")
+        super().__init__(
+            input_shape=shape,
+            code_size=code_size,
+            init_kwargs={
+                "input_shape": shape,
+                "hidden_sizes": hidden,
+                "code_size": code_size,
+                "activation": activation,
+            },
+        )
+        self.hidden_sizes = hidden
+        n_inputs = math.prod(shape)
+
+        # Encoder: widths D -> h1 -> ... -> hL -> 2k, then mu = the first k.
+        enc_widths = (n_inputs, *hidden, 2 * code_size)
+        enc_linears = [nn.Linear(a, b) for a, b in itertools.pairwise(enc_widths)]
+        self.encoder = nn.Sequential(
+            nn.Flatten(),  # (B, D)
+            *_with_activations(enc_linears, activation, None),  # (B, 2k): mu, log_var
+            _PosteriorMean(code_size),  # (B, k)
+        )
+
+        # Decoder: widths k -> hL -> ... -> h1 -> D, logits, then Bernoulli means.
+        dec_widths = (code_size, *reversed(hidden), n_inputs)
+        dec_linears = [nn.Linear(a, b) for a, b in itertools.pairwise(dec_widths)]
+        self.decoder = nn.Sequential(
+            *_with_activations(dec_linears, activation, None),  # (B, D) logits
+            nn.Unflatten(1, shape),  # (B, *input_shape)
+            nn.Sigmoid(),  # (B, *input_shape) in (0, 1)
+        )
+
+    def posterior(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Parameters of the approximate posterior ``q(z | x) = N(mu, diag(exp(log_var)))``.
+
+        Args:
+            x: Input batch.
+
+        Returns:
+            ``(mu, log_var)``: the posterior mean (equal to ``encode(x)``) and the log
+            variances.
+
+        Raises:
+            TypeError: If ``x`` is not a floating-point tensor.
+            ValueError: If ``x`` is not shaped ``(B, *input_shape)``.
+
+        Shape:
+            x: ``(B, *input_shape)`` -> ``((B, code_size), (B, code_size))``.
+        """
+        self._check_input(x, "posterior")
+        stats = self.encoder[:-1](x)  # (B, 2k)
+        mu, log_var = stats.chunk(2, dim=1)  # (B, k) each
+        return mu, log_var
+
+    def decoder_logits(self, z: Tensor) -> Tensor:
+        """Logits of the Bernoulli pixels: ``decode(z) == sigmoid(decoder_logits(z))``.
+
+        Use them, not the means, in a likelihood: ``binary_cross_entropy_with_logits`` is
+        exact where the sigmoid of a large logit rounds to 1.
+
+        Args:
+            z: Batch of codes.
+
+        Returns:
+            The logits.
+
+        Raises:
+            TypeError: If ``z`` is not a floating-point tensor.
+            ValueError: If ``z`` is not shaped ``(B, code_size)``.
+
+        Shape:
+            z: ``(B, code_size)`` -> ``(B, *input_shape)``.
+        """
+        self._check_code(z, "decoder_logits")
+        return self.decoder[:-1](z)  # (B, *input_shape)
+
+
+# ---------------------------------------------------------------------------------------------
 # Registry and helpers
 # ---------------------------------------------------------------------------------------------
 
@@ -891,6 +1044,7 @@ MODEL_CLASSES: dict[str, type[Autoencoder]] = {
     "ConvAutoencoder": ConvAutoencoder,
     "SemanticHashingAutoencoder": SemanticHashingAutoencoder,
     "SparseAutoencoder": SparseAutoencoder,
+    "VariationalAutoencoder": VariationalAutoencoder,
 }
 """Every concrete autoencoder in this module, by class name (used by load_checkpoint)."""
 

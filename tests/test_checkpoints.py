@@ -263,12 +263,13 @@ def test_corrupt_file_gives_a_clear_value_error(tmp_path: Path, contents: str) -
 
 
 def test_unknown_class_name(tmp_path: Path) -> None:
-    path = tmp_path / "vae.pt"
-    torch.save(_valid_payload(_small_model(), class_name="VariationalAutoencoder"), path)
+    path = tmp_path / "vqvae.pt"
+    torch.save(_valid_payload(_small_model(), class_name="VQAutoencoder"), path)
     message = (
-        r"names the model class 'VariationalAutoencoder', which is not in "
+        r"names the model class 'VQAutoencoder', which is not in "
         r"aeutils\.models\.MODEL_CLASSES \(known: ConvAutoencoder, LinearAutoencoder, "
-        r"MLPAutoencoder, SemanticHashingAutoencoder, SparseAutoencoder\)"
+        r"MLPAutoencoder, SemanticHashingAutoencoder, SparseAutoencoder, "
+        r"VariationalAutoencoder\)"
     )
     with pytest.raises(ValueError, match=message):
         load_checkpoint(path)

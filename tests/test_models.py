@@ -30,6 +30,7 @@ from aeutils.models import (
     SemanticHashingAutoencoder,
     SparseAutoencoder,
     TiedLinear,
+    VariationalAutoencoder,
     count_parameters,
 )
 
@@ -103,6 +104,11 @@ CONFIGS: list[tuple[type[Autoencoder], dict[str, Any]]] = [
     (SemanticHashingAutoencoder, {"input_shape": [12], "hidden_sizes": (), "code_size": 3}),
     (SparseAutoencoder, {"input_size": 6, "dictionary_size": 10}),
     (SparseAutoencoder, {"input_size": 5, "dictionary_size": 12, "k": 3}),
+    (VariationalAutoencoder, {"input_shape": (1, 8, 8), "hidden_sizes": (16, 8), "code_size": 3}),
+    (
+        VariationalAutoencoder,
+        {"input_shape": [12], "hidden_sizes": (), "code_size": 2, "activation": "tanh"},
+    ),
 ]
 # The constructor argument that sets code_size, where it is not called code_size.
 CODE_SIZE_ARGUMENT: dict[type[Autoencoder], str] = {SparseAutoencoder: "dictionary_size"}
@@ -339,6 +345,7 @@ VALID_NAMES = "('elu', 'gelu', 'identity', 'leaky_relu', 'relu', 'sigmoid', 'tan
         (MLPAutoencoder, "output_activation"),
         (ConvAutoencoder, "activation"),
         (ConvAutoencoder, "output_activation"),
+        (VariationalAutoencoder, "activation"),
     ],
 )
 def test_unknown_activation_lists_the_valid_names(cls: type[Autoencoder], argument: str) -> None:

@@ -28,6 +28,7 @@ TOP_LEVEL = (
     "models",
     "losses",
     "noise",
+    "variational",
     "train",
     "stacked",
     "metrics",
