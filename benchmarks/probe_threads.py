@@ -1,7 +1,7 @@
 """The linear probe with the machine's BLAS threads against one thread, in one process.
 
 ``aeutils.metrics.linear_probe_accuracy`` fits a scikit-learn logistic regression (lbfgs) on
-frozen codes, as chapters 4, 6 and 7 do many times. Its matrix products are small (codes of
+frozen codes, as chapters 5, 7 and 8 do many times. Its matrix products are small (codes of
 width 32 to 128, 10 classes), so BLAS threads cost more in synchronisation than they give. This
 script times the same probe both ways on PCA codes of MNIST (10,000 training and 5,000 test
 images) at several code widths. The two ways alternate (the order swaps every repeat) over

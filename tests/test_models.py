@@ -777,7 +777,7 @@ def test_conv_parameter_count_closed_form() -> None:
 
 
 def test_semantic_hashing_equals_the_hand_written_model_of_the_retrieval_chapter() -> None:
-    # The model chapter 9 and reproductions/hashing_retrieval.py used to define themselves,
+    # The model chapter 10 and reproductions/hashing_retrieval.py used to define themselves,
     # written out with plain layers: same seed, same weights, same logits and reconstructions.
     torch.manual_seed(0)
     encoder = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 32), nn.BatchNorm1d(32))

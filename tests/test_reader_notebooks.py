@@ -169,7 +169,7 @@ def test_bibliography_names_follow_the_author_year_style(tmp_path):
 
 def test_the_book_knows_every_label_figure_and_citation_it_uses():
     book = rn.Book.load(SITE)
-    assert book.labels["ch-sparse"][0] == "notebooks/04_sparse_autoencoders"
+    assert book.labels["ch-sparse"][0] == "notebooks/05_sparse_autoencoders"
     numbers = [number for _, number in book.figures.values()]
     assert numbers == list(range(1, len(numbers) + 1))  # numbered through the book, in order
     assert book.citations["hinton2006reducing"] == ("Hinton and Salakhutdinov", "2006")
