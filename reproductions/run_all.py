@@ -30,6 +30,7 @@ SCRIPTS = (
     "denoising_sigma50",
     "hashing_retrieval",
     "sharkey2022",
+    "burda2016",
 )
 
 

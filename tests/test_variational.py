@@ -474,3 +474,29 @@ def test_dynamic_binarization_bad_input() -> None:
         DynamicBinarization(seed=True)
     with pytest.raises(TypeError, match=r"seed must be an integer, got float"):
         DynamicBinarization(seed=1.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# CUDA (run on a GPU machine by benchmarks/gpu_checks.sh)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_bounds_and_binarization_on_cuda() -> None:
+    model = _tiny_model(code_size=1)
+    log_px = torch.tensor([_quad_log_px_and_elbo(model, x)[0] for x in X4])  # (B,), on the CPU
+    model.cuda()
+    x = X4.cuda().repeat(300, 1)  # (300 * B, 4)
+    generator = torch.Generator(device="cuda").manual_seed(0)
+    with torch.no_grad():
+        values = iwae_bound(model, x, 1000, generator=generator).view(-1, 4)  # (300, B)
+        elbos = elbo(model, x, generator=generator).view(-1, 4)  # (300, B)
+    assert values.device.type == "cuda" and elbos.device.type == "cuda"
+    mean, sem = _mean_and_sem(values.cpu())
+    assert ((mean - log_px.double()).abs() < 0.03 + 4 * sem).all()  # as on the CPU
+    assert (elbos.mean(0).cpu() < log_px.double()).all()
+
+    p = torch.full((4000, 1, 2, 2), 0.3, device="cuda")
+    binary = DynamicBinarization(seed=0)(p)
+    assert binary.device.type == "cuda" and set(binary.unique().tolist()) <= {0.0, 1.0}
+    assert abs(binary.mean().item() - 0.3) < 4 * math.sqrt(0.3 * 0.7 / binary.numel())
